@@ -1,0 +1,164 @@
+"""FERDataModule: uint8 faces in memory, whole-batch gathers, preprocessing on the device."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from fer_lightning.data.faces import FaceSet
+from fer_lightning.data.sources import load_faces
+from fer_lightning.data.split import SPLITS, describe_empty, split_indices
+from fer_lightning.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class FaceTensorDataset(Dataset):
+    """uint8 images and labels as tensors; ``__getitems__`` gathers a batch in one index op."""
+
+    def __init__(self, images: Tensor, labels: Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """collate_fn for datasets whose ``__getitems__`` already returns a whole batch."""
+    return batch
+
+
+class FERDataModule(L.LightningDataModule):
+    """FER2013 (or any source of the same form) for Lightning.
+
+    Batches leave the loader as uint8 [B, 48, 48]; ``on_after_batch_transfer`` turns them into
+    normalized float [B, C, 48, 48] on the training device and augments training batches there.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        source: str = "csv",
+        split: str = "usage",
+        train_ratio: float = 0.8,
+        val_ratio: float = 0.1,
+        val_usage: str | None = "PublicTest",
+        test_usage: str | None = "PrivateTest",
+        split_seed: int = 0,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        channels: int = 3,
+        mean: float = 0.5,
+        std: float = 0.5,
+        synthetic_size: int = 10_000,
+        synthetic_seed: int = 0,
+        augment: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["augment"], logger=False)
+        self.augment = augment
+        self.faces: FaceSet | None = None
+        self.indices: dict[str, np.ndarray] = {}
+        self.datasets: dict[str, FaceTensorDataset] = {}
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self) -> FaceSet:
+        """Load the source once; later calls reuse it."""
+        if self.faces is None:
+            hp = self.hparams
+            self.faces = load_faces(
+                hp.source,
+                hp.path,
+                synthetic_size=hp.synthetic_size,
+                synthetic_seed=hp.synthetic_seed,
+            )
+            hp_split = {k: hp[k] for k in ("train_ratio", "val_ratio", "val_usage", "test_usage")}
+            self.indices = split_indices(self.faces, hp.split, seed=hp.split_seed, **hp_split)
+            sizes = ", ".join(f"{name} {len(idx):,}" for name, idx in self.indices.items())
+            log.info(
+                "Loaded %s faces from %s (%s)", f"{len(self.faces):,}", self.faces.source, sizes
+            )
+        return self.faces
+
+    def setup(self, stage: str | None = None) -> None:
+        faces = self.load()
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+            stage or "", SPLITS if stage is None else ()
+        )
+        for name in needed:
+            self.dataset(name)
+        if stage == "fit" and not faces.has_labels:
+            raise DataError(
+                f"{faces.source}: has no emotion labels, so it cannot train: give a "
+                "labelled CSV (columns emotion, pixels, Usage)"
+            )
+
+    def dataset(self, name: str) -> FaceTensorDataset:
+        """The split ``name`` as a dataset; a needed split that is empty is a user error."""
+        if name not in self.datasets:
+            faces, index = self.load(), self.indices[name]
+            if len(index) == 0:
+                hp = self.hparams
+                raise DataError(describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage))
+            self.datasets[name] = FaceTensorDataset(
+                torch.from_numpy(faces.images[index]), torch.from_numpy(faces.labels[index])
+            )
+        return self.datasets[name]
+
+    @property
+    def source_name(self) -> str:
+        return Path(str(self.hparams.path)).name if self.hparams.source == "csv" else "synthetic"
+
+    # -- loaders -----------------------------------------------------------------------------
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        hp = self.hparams
+        batch_size = hp.batch_size if name == "train" else (hp.eval_batch_size or hp.batch_size)
+        return DataLoader(
+            self.dataset(name),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    # -- on the device -----------------------------------------------------------------------
+    def preprocess(self, images: Tensor, train: bool) -> Tensor:
+        """uint8 [B, H, W] -> float [B, C, H, W]: scale to 0..1, augment, normalize."""
+        x = images.unsqueeze(1).float().div_(255.0)
+        x = x.expand(-1, self.hparams.channels, -1, -1)
+        if train and self.augment is not None:
+            x = self.augment.to(x.device)(x)
+        return (x - self.hparams.mean) / self.hparams.std
+
+    def on_after_batch_transfer(
+        self, batch: tuple[Tensor, Tensor], dataloader_idx: int
+    ) -> tuple[Tensor, Tensor]:
+        images, labels = batch
+        train = self.trainer is not None and self.trainer.training
+        return self.preprocess(images, train), labels

@@ -1,0 +1,52 @@
+"""The one in-memory form of a face data set that every source produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_lightning.data.labels import EMOTIONS, IMAGE_SIZE, NUM_CLASSES, USAGES
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    """Faces as one uint8 array, so batches are one indexing operation away.
+
+    ``labels`` is -1 for unlabelled rows; ``usage`` holds indices into ``USAGES`` or -1 where the
+    source records no usage.
+    """
+
+    images: np.ndarray  # uint8 [N, 48, 48]
+    labels: np.ndarray  # int64 [N]
+    usage: np.ndarray  # int8 [N]
+    source: str  # where the faces came from, for messages
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.images.dtype != np.uint8 or self.images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(
+                f"images must be uint8 [N, 48, 48], got {self.images.dtype} {self.images.shape}"
+            )
+        if self.labels.shape != (n,) or self.usage.shape != (n,):
+            raise ValueError("labels and usage must have one entry per image")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def has_labels(self) -> bool:
+        return bool((self.labels >= 0).all())
+
+    @property
+    def has_usage(self) -> bool:
+        return bool((self.usage >= 0).all())
+
+    def class_counts(self, index: np.ndarray | None = None) -> dict[str, int]:
+        labels = self.labels if index is None else self.labels[index]
+        counts = np.bincount(labels[labels >= 0], minlength=NUM_CLASSES)
+        return dict(zip(EMOTIONS, counts.tolist(), strict=True))
+
+    def usage_index(self, usage: str) -> np.ndarray:
+        """Indices of the rows of one Usage (e.g. ``"PublicTest"``)."""
+        return np.flatnonzero(self.usage == USAGES.index(usage))

@@ -1,0 +1,52 @@
+"""Turn a data source (a file, or the built-in generator) into the one in-memory FaceSet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fer_lightning.data.csv_source import read_fer_csv
+from fer_lightning.data.faces import FaceSet
+from fer_lightning.errors import DataError
+
+SOURCES = ("csv", "synthetic")
+
+
+def synthetic_faces(num_faces: int, seed: int = 0) -> FaceSet:
+    """The built-in cartoon faces, with Usage 80/10/10 like FER2013's Training/Public/Private."""
+    from fer_lightning.data.synthetic import generate_faces
+
+    images, labels = generate_faces(num_faces, seed=seed)
+    n_train, n_public = round(0.8 * num_faces), round(0.1 * num_faces)
+    usage = np.full(num_faces, 2, dtype=np.int8)
+    usage[:n_train] = 0
+    usage[n_train : n_train + n_public] = 1
+    return FaceSet(images=images, labels=labels, usage=usage, source=f"synthetic(seed={seed})")
+
+
+def load_faces(
+    source: str,
+    path: str | Path | None = None,
+    *,
+    synthetic_size: int = 10_000,
+    synthetic_seed: int = 0,
+) -> FaceSet:
+    """Load a data set from ``source`` ("csv" or "synthetic")."""
+    if source == "synthetic":
+        return synthetic_faces(synthetic_size, synthetic_seed)
+    if source == "csv":
+        if path is None:
+            raise DataError(
+                "data.path is not set: give the FER2013 CSV, e.g. "
+                "data.path=/path/to/fer2013.csv, or try data=synthetic"
+            )
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.exists():
+            raise DataError(
+                f"no data file at {resolved}: download fer2013.csv (Kaggle) and pass "
+                "data.path=/path/to/fer2013.csv, or try the built-in data with "
+                "data=synthetic"
+            )
+        return read_fer_csv(resolved)
+    raise DataError(f"data.source={source!r} is unknown: use one of {', '.join(SOURCES)}")

@@ -1,0 +1,13 @@
+"""Networks: plain nn.Modules with named stages, no Lightning and no config inside."""
+
+from fer_lightning.models.seed_cnns import (
+    Emo2CNN,
+    Emo3CNN,
+    Emo4CNN,
+    Emo5CNN,
+    Emo6CNN,
+    EmoCNN,
+    SeedCNN,
+)
+
+__all__ = ["Emo2CNN", "Emo3CNN", "Emo4CNN", "Emo5CNN", "Emo6CNN", "EmoCNN", "SeedCNN"]

@@ -1,0 +1,132 @@
+"""EmotionClassifier: the LightningModule that trains any network of ``conf/model``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from fer_lightning.data.labels import EMOTIONS
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+
+
+def summary_metrics(num_classes: int, prefix: str) -> MetricCollection:
+    """Accuracy and macro precision, recall and F1 (macro: every emotion counts the same)."""
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "precision": MulticlassPrecision(num_classes, average="macro"),
+            "recall": MulticlassRecall(num_classes, average="macro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+        },
+        prefix=f"{prefix}/",
+    )
+
+
+def per_class_metrics(num_classes: int) -> MetricCollection:
+    return MetricCollection(
+        {
+            "precision": MulticlassPrecision(num_classes, average=None),
+            "recall": MulticlassRecall(num_classes, average=None),
+        }
+    )
+
+
+class EmotionClassifier(L.LightningModule):
+    """Cross-entropy training of ``net`` with torchmetrics for train, val and test.
+
+    ``optimizer`` and ``scheduler`` are factories (Hydra partials) so the config chooses them
+    without this class knowing which; ``config`` is the run's resolved config, kept in the
+    checkpoint so evaluation can rebuild the run.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_monitor: str = "val/loss",
+        class_names: Sequence[str] = EMOTIONS,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.class_names = tuple(class_names)
+        n = len(self.class_names)
+        self.criterion = nn.CrossEntropyLoss()
+        self.train_metrics = summary_metrics(n, "train")
+        self.val_metrics = summary_metrics(n, "val")
+        self.test_metrics = summary_metrics(n, "test")
+        self.val_per_class = per_class_metrics(n)
+        self.test_per_class = per_class_metrics(n)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        x, y = batch
+        logits = self(x)
+        return self.criterion(logits, y), logits, y
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss, logits, y = self._step(batch)
+        self.train_metrics(logits, y)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        loss, logits, y = self._step(batch)
+        self.val_metrics(logits, y)
+        self.val_per_class.update(logits, y)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True)
+        for name, metric in self.val_metrics.items():
+            self.log(name, metric, on_epoch=True, prog_bar=name == "val/acc")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        loss, logits, y = self._step(batch)
+        self.test_metrics(logits, y)
+        self.test_per_class.update(logits, y)
+        self.log("test/loss", loss, on_epoch=True)
+        self.log_dict(self.test_metrics, on_epoch=True)
+
+    def _log_per_class(self, metrics: MetricCollection, prefix: str) -> None:
+        for name, values in metrics.compute().items():
+            for cls, value in zip(self.class_names, values, strict=True):
+                self.log(f"{prefix}/{name}/{cls}", value)
+        metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_per_class(self.val_per_class, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_per_class(self.test_per_class, "test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.hparams.scheduler_monitor,
+                "interval": "epoch",
+            },
+        }

@@ -1,0 +1,102 @@
+"""Training entry point (`python -m fer_lightning`, `fer-train`): compose, build, fit, test."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from fer_lightning.augment import build_augmentation
+from fer_lightning.errors import UserError
+from fer_lightning.module import EmotionClassifier
+
+log = logging.getLogger("fer_lightning")
+
+# The run folder's name carries the process id, so two runs started in the same second differ.
+OmegaConf.register_new_resolver("fer_pid", os.getpid, replace=True)
+
+# Batches are gathered in-process from one tensor: loader workers would only add copying.
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Lightning 2.6 calls a pytree API that torch 2.14 deprecates; nothing for a user to act on.
+warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a group of named configs (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
+
+
+def build_module(cfg: DictConfig) -> EmotionClassifier:
+    scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
+    return EmotionClassifier(
+        net=instantiate(cfg.model),
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (and test) as configured; returns the final metrics by name."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    log.info("Run folder: %s", output_dir)
+
+    datamodule = instantiate(cfg.data, augment=build_augmentation(cfg.aug.train))
+    datamodule.setup("fit")  # bad data ends the run now, not after an epoch
+    if cfg.test:
+        datamodule.dataset("test")
+    module = build_module(cfg)
+    callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=instantiate_all(cfg.get("logger")) or False
+    )
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        metrics["val/acc_best"] = float(checkpoint.best_model_score)
+
+    if cfg.test:
+        best = checkpoint.best_model_path if checkpoint is not None else ""
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update(
+            {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        )
+
+    if trainer.is_global_zero:
+        (output_dir / "final_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        shown = ", ".join(
+            f"{k} {metrics[k]:.4f}" for k in ("val/acc_best", "test/acc") if k in metrics
+        )
+        log.info("Done: %s", shown or "no metrics (fast_dev_run)")
+        log.info("Results in %s (TensorBoard: tensorboard --logdir %s)", output_dir, output_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return metrics.get(cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Reading the Kaggle fer2013.csv form: exact values, and one clear line for bad input."""
+
+import numpy as np
+import pytest
+
+from fer_lightning.data.csv_source import read_fer_csv
+from fer_lightning.errors import DataError
+from tests.conftest import csv_text, fer_rows
+
+
+@pytest.mark.parametrize("name", ["fer2013.csv", "fer2013.csv.gz"])
+def test_reads_pixels_labels_and_usage_exactly(write_csv, name):
+    images, labels, usage = fer_rows(50, seed=1)
+    faces = read_fer_csv(write_csv(csv_text(images, labels, usage), name))
+    np.testing.assert_array_equal(faces.images, images)
+    np.testing.assert_array_equal(faces.labels, labels)
+    np.testing.assert_array_equal(faces.usage, usage)
+    assert faces.images.dtype == np.uint8 and faces.images.shape == (50, 48, 48)
+
+
+def test_header_with_spaces_any_column_order_and_no_usage(write_csv):
+    images, labels, usage = fer_rows(5)
+    faces = read_fer_csv(
+        write_csv(csv_text(images, labels, usage, columns=(" pixels", "emotion", " Usage")))
+    )
+    np.testing.assert_array_equal(faces.images, images)
+    faces = read_fer_csv(write_csv(csv_text(images, labels, None, columns=("emotion", "pixels"))))
+    assert not faces.has_usage and faces.has_labels
+
+
+def test_unlabelled_pixels_only(write_csv):
+    images, _, _ = fer_rows(3)
+    faces = read_fer_csv(write_csv(csv_text(images, None, None, columns=("pixels",))))
+    assert not faces.has_labels
+    np.testing.assert_array_equal(faces.images, images)
+
+
+def _bad(write_csv, mutate) -> str:
+    images, labels, usage = fer_rows(6, seed=2)
+    lines = csv_text(images, labels, usage).splitlines()
+    lines = mutate(lines)
+    with pytest.raises(DataError) as info:
+        read_fer_csv(write_csv("\n".join(lines) + "\n"))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def _replace_pixels(row: int, pixels: str):
+    def mutate(lines):
+        emotion, _, usage = lines[row].split(",")
+        lines[row] = f"{emotion},{pixels},{usage}"
+        return lines
+
+    return mutate
+
+
+def test_short_row_names_its_row(write_csv):
+    message = _bad(write_csv, _replace_pixels(4, " ".join(["7"] * 2303)))
+    assert "row 4 (line 5)" in message and "2303 pixel values" in message
+
+
+def test_non_number_names_row_and_value(write_csv):
+    message = _bad(write_csv, _replace_pixels(2, " ".join(["7"] * 100 + ["x1"] + ["7"] * 2203)))
+    assert "row 2 " in message and "'x1'" in message and "pixel 101" in message
+
+
+def test_pixel_out_of_range(write_csv):
+    message = _bad(write_csv, _replace_pixels(3, " ".join(["7"] * 10 + ["256"] + ["7"] * 2293)))
+    assert "row 3 " in message and "256" in message and "0..255" in message
+
+
+@pytest.mark.parametrize("label", ["7", "-1", "2.5", "happy", ""])
+def test_bad_label(write_csv, label):
+    def mutate(lines):
+        lines[5] = label + lines[5][lines[5].index(",") :]
+        return lines
+
+    message = _bad(write_csv, mutate)
+    assert "row 5 " in message and "emotion" in message
+
+
+def test_unknown_usage(write_csv):
+    def mutate(lines):
+        lines[1] = lines[1].rsplit(",", 1)[0] + ",Validation"
+        return lines
+
+    message = _bad(write_csv, mutate)
+    assert "row 1 " in message and "'Validation'" in message
+
+
+def test_file_problems(tmp_path, write_csv):
+    with pytest.raises(DataError, match="no such file"):
+        read_fer_csv(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="is a directory"):
+        read_fer_csv(tmp_path)
+    with pytest.raises(DataError, match="empty"):
+        read_fer_csv(write_csv("", "empty.csv"))
+    with pytest.raises(DataError, match="header but no rows"):
+        read_fer_csv(write_csv("emotion,pixels,Usage\n", "header.csv"))
+    with pytest.raises(DataError, match="no 'pixels' column"):
+        read_fer_csv(write_csv("emotion,image\n1,2\n", "columns.csv"))

@@ -1,0 +1,80 @@
+"""FERDataModule: uint8 batches from the loader, preprocessing and augmentation on the device."""
+
+import numpy as np
+import pytest
+import torch
+from kornia.augmentation import ColorJitter
+
+from fer_lightning.data import FERDataModule
+from fer_lightning.errors import DataError
+from tests.conftest import csv_text, fer_rows
+
+
+@pytest.fixture
+def csv_path(write_csv):
+    images, labels, usage = fer_rows(300, seed=4)
+    return write_csv(csv_text(images, labels, usage))
+
+
+def test_loader_yields_whole_uint8_batches(csv_path):
+    dm = FERDataModule(path=str(csv_path), batch_size=32)
+    dm.setup("fit")
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.dtype == torch.uint8 and images.shape == (32, 48, 48)
+    assert labels.dtype == torch.int64 and labels.shape == (32,)
+    assert sum(len(y) for _, y in dm.val_dataloader()) == len(dm.indices["val"])
+
+
+def test_preprocess_scales_normalizes_and_replicates_channels():
+    x = torch.zeros(2, 48, 48, dtype=torch.uint8)
+    x[0] = 255
+    x[1, :, :24] = 51
+    out = FERDataModule(channels=3).preprocess(x, train=False)
+    assert out.shape == (2, 3, 48, 48) and out.dtype == torch.float32
+    assert torch.all(out[0] == 1.0) and out[1].min() == -1.0
+    torch.testing.assert_close(out[1, :, 0, 0], torch.full((3,), (51 / 255 - 0.5) / 0.5))
+    assert torch.equal(out[:, 0], out[:, 2])
+    assert FERDataModule(channels=1).preprocess(x, train=False).shape == (2, 1, 48, 48)
+
+
+def test_augmentation_only_for_training_and_differs_per_sample():
+    torch.manual_seed(0)
+    dm = FERDataModule(augment=ColorJitter(brightness=0.2, contrast=0.2, p=1.0))
+    x = torch.full((4, 48, 48), 100, dtype=torch.uint8)
+    x[:, 10:30, 10:30] = 200
+    plain = dm.preprocess(x, train=False)
+    assert torch.equal(plain[0], plain[1])
+    augmented = dm.preprocess(x, train=True)
+    assert not torch.equal(augmented, plain)
+    assert not torch.equal(augmented[0], augmented[1])  # each face its own jitter
+    assert dm.on_after_batch_transfer((x, torch.zeros(4)), 0)[0].equal(plain)  # no trainer
+
+
+def test_synthetic_source_has_the_real_form():
+    dm = FERDataModule(source="synthetic", synthetic_size=700)
+    dm.setup("fit")
+    faces = dm.faces
+    assert faces.images.dtype == np.uint8 and faces.images.shape == (700, 48, 48)
+    assert len(dm.indices["train"]) == 560 and len(dm.indices["val"]) == 70
+
+
+def test_unlabelled_data_cannot_train(write_csv):
+    images, _, _ = fer_rows(20)
+    path = write_csv(csv_text(images, None, None, columns=("pixels",)))
+    dm = FERDataModule(path=str(path), split="random")
+    with pytest.raises(DataError, match="no emotion labels"):
+        dm.setup("fit")
+
+
+def test_absent_private_test_names_the_development_options(write_csv):
+    images, labels, usage = fer_rows(100)
+    path = write_csv(csv_text(images, labels, np.minimum(usage, 1)))  # no PrivateTest rows
+    dm = FERDataModule(path=str(path))
+    dm.setup("fit")
+    with pytest.raises(DataError, match=r"no PrivateTest rows.*data.test_usage=PublicTest"):
+        dm.setup("test")
+
+
+def test_missing_file_message(tmp_path):
+    with pytest.raises(DataError, match=r"no data file at .*data=synthetic"):
+        FERDataModule(path=str(tmp_path / "fer2013.csv")).setup("fit")

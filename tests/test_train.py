@@ -1,0 +1,135 @@
+"""The real entry point on tiny settings: every model runs, the demo learns, errors are one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_lightning.errors import DataError
+from fer_lightning.train import train
+
+TINY = [
+    "data=synthetic",
+    "data.synthetic_size=280",
+    "data.batch_size=16",
+    "trainer=debug",
+    "callbacks=minimal",
+    "logger=none",
+]
+
+
+def run_cli(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "fer_lightning", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("model", ["emo1", "emo2", "emo3", "emo4", "emo5", "emo6"])
+def test_every_model_runs_fit_and_test(train_cfg, model):
+    metrics = train(train_cfg([*TINY, f"model={model}"]))
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+def test_colorjitter_and_every_scheduler_run(train_cfg):
+    for scheduler in ("step", "none", "cosine", "plateau"):
+        metrics = train(
+            train_cfg([*TINY, "aug=colorjitter", f"scheduler={scheduler}", "optimizer=sgd"])
+        )
+        assert "train/loss_epoch" in metrics or "train/loss" in metrics
+
+
+def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
+    """A short CPU run on the built-in faces, from another directory, well above chance (1/7)."""
+    result = run_cli(
+        [
+            "data=synthetic",
+            "data.synthetic_size=3000",
+            "data.batch_size=64",
+            "model=emo1",
+            "trainer=cpu",
+            "trainer.max_epochs=3",
+            "test=true",
+            "callbacks.progress_bar=null",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    metrics = json.loads((run / "final_metrics.json").read_text())
+    assert metrics["val/acc_best"] > 0.45, metrics
+    assert metrics["test/acc"] > 0.45, metrics
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run / ".hydra" / "config.yaml").is_file()
+    assert str(run) in result.stdout + result.stderr  # the run folder is printed
+
+
+def test_missing_data_file_is_one_line(tmp_path):
+    result = run_cli([], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: no data file at ")
+    assert "data.path=" in lines[-1] and "data=synthetic" in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_option_is_reported_by_hydra(tmp_path):
+    result = run_cli(["model=emo9"], cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "emo9" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_shared_csv_default_split_names_the_development_options(train_cfg, shared_csv):
+    with pytest.raises(DataError, match=r"no PrivateTest rows.*data.val_usage=null"):
+        train(train_cfg([f"data.path={shared_csv}", "trainer=debug", "logger=none"]))
+
+
+def test_shared_csv_trains_on_real_rows(train_cfg, shared_csv):
+    metrics = train(
+        train_cfg(
+            [
+                "data=fer2013_dev",
+                f"data.path={shared_csv}",
+                "model=emo1",
+                "trainer=debug",
+                "callbacks=minimal",
+                "logger=none",
+            ]
+        )
+    )
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_real_emo5_colorjitter_one_epoch(tmp_path, shared_csv):
+    """The issue's acceptance command: one CPU epoch on the real rows, val and test reported."""
+    result = run_cli(
+        [
+            "model=emo5",
+            "aug=colorjitter",
+            f"data.path={shared_csv}",
+            "data.val_usage=null",
+            "data.test_usage=PublicTest",
+            "trainer.max_epochs=1",
+            "callbacks.progress_bar=null",
+        ],
+        cwd=tmp_path,
+        timeout=3600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    metrics = json.loads((run / "final_metrics.json").read_text())
+    assert metrics["val/acc_best"] > 0.25 and metrics["test/acc"] > 0.25
