@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,6 +60,8 @@ class EmotionClassifier(L.LightningModule):
         scheduler: SchedulerFactory | None = None,
         scheduler_monitor: str = "val/loss",
         class_names: Sequence[str] = EMOTIONS,
+        class_weights: Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
         config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -68,7 +71,8 @@ class EmotionClassifier(L.LightningModule):
         self.scheduler_factory = scheduler
         self.class_names = tuple(class_names)
         n = len(self.class_names)
-        self.criterion = nn.CrossEntropyLoss()
+        weight = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        self.criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.train_metrics = summary_metrics(n, "train")
         self.val_metrics = summary_metrics(n, "val")
         self.test_metrics = summary_metrics(n, "test")
@@ -110,6 +114,13 @@ class EmotionClassifier(L.LightningModule):
             for cls, value in zip(self.class_names, values, strict=True):
                 self.log(f"{prefix}/{name}/{cls}", value)
         metrics.reset()
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        # Training time of the epoch alone (validation excluded), for speed comparisons.
+        self.log("time/train_epoch_s", time.perf_counter() - self._epoch_start)
 
     def on_validation_epoch_end(self) -> None:
         self._log_per_class(self.val_per_class, "val")

@@ -38,12 +38,30 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
 
 
-def build_module(cfg: DictConfig) -> EmotionClassifier:
+def class_weights(option: Any, train_counts: list[int]) -> list[float] | None:
+    """``loss.class_weights``: null, ``auto`` (inverse class frequency) or one weight per class."""
+    if option is None:
+        return None
+    if option == "auto":
+        total, k = sum(train_counts), len(train_counts)
+        return [total / (k * c) if c else 0.0 for c in train_counts]
+    weights = [float(w) for w in option]
+    if len(weights) != len(train_counts):
+        raise UserError(
+            f"loss.class_weights has {len(weights)} values; give one per class "
+            f"({len(train_counts)}), or auto"
+        )
+    return weights
+
+
+def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
     scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
     return EmotionClassifier(
         net=instantiate(cfg.model),
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
+        class_weights=class_weights(cfg.loss.class_weights, train_counts),
+        label_smoothing=cfg.loss.label_smoothing,
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
@@ -59,7 +77,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule.setup("fit")  # bad data ends the run now, not after an epoch
     if cfg.test:
         datamodule.dataset("test")
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule.class_counts("train"))
     callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=instantiate_all(cfg.get("logger")) or False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ SHARED_CSV = ROOT.parent / "shared" / "data" / "fer2013" / "fer2013_dev.csv.gz"
 
 # Keep tests off the CPU allocator's and BLAS's extra threads on the 2-core CI machine.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Parsed-data caches of test runs stay out of the user's ~/.cache.
+os.environ.setdefault("FER_CACHE_DIR", str(Path(tempfile.gettempdir()) / "fer_lightning_tests"))
 
 
 @pytest.fixture

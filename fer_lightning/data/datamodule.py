@@ -9,7 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.sources import load_faces
@@ -65,8 +65,11 @@ class FERDataModule(L.LightningDataModule):
         channels: int = 3,
         mean: float = 0.5,
         std: float = 0.5,
+        on_bad_rows: str = "error",
+        cache_dir: str | None = None,
         synthetic_size: int = 10_000,
         synthetic_seed: int = 0,
+        balanced_sampler: bool = False,
         augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -84,6 +87,8 @@ class FERDataModule(L.LightningDataModule):
             self.faces = load_faces(
                 hp.source,
                 hp.path,
+                on_bad_rows=hp.on_bad_rows,
+                cache_dir=hp.cache_dir,
                 synthetic_size=hp.synthetic_size,
                 synthetic_seed=hp.synthetic_seed,
             )
@@ -93,6 +98,9 @@ class FERDataModule(L.LightningDataModule):
             log.info(
                 "Loaded %s faces from %s (%s)", f"{len(self.faces):,}", self.faces.source, sizes
             )
+            for name, index in self.indices.items():
+                counts = " ".join(f"{k} {v}" for k, v in self.faces.class_counts(index).items())
+                log.info("  %-5s %s", name, counts)
         return self.faces
 
     def setup(self, stage: str | None = None) -> None:
@@ -125,13 +133,20 @@ class FERDataModule(L.LightningDataModule):
         return Path(str(self.hparams.path)).name if self.hparams.source == "csv" else "synthetic"
 
     # -- loaders -----------------------------------------------------------------------------
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def class_counts(self, name: str = "train") -> list[int]:
+        """Faces per class in a split, in label order."""
+        return list(self.load().class_counts(self.indices[name]).values())
+
+    def _loader(
+        self, name: str, shuffle: bool, sampler: WeightedRandomSampler | None = None
+    ) -> DataLoader:
         hp = self.hparams
         batch_size = hp.batch_size if name == "train" else (hp.eval_batch_size or hp.batch_size)
         return DataLoader(
             self.dataset(name),
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             collate_fn=keep_batch,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
@@ -139,7 +154,13 @@ class FERDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        sampler = None
+        if self.hparams.balanced_sampler:
+            # Each class drawn equally often on average: weight every face by 1 / its class size.
+            labels = self.dataset("train").labels
+            per_class = torch.bincount(labels, minlength=len(self.class_counts())).double()
+            sampler = WeightedRandomSampler(1.0 / per_class[labels], num_samples=len(labels))
+        return self._loader("train", shuffle=True, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

@@ -1,4 +1,4 @@
-"""Turn a data source (a file, or the built-in generator) into the one in-memory FaceSet."""
+"""Turn a data source (a CSV, an image-folder tree, or the built-in generator) into a FaceSet."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_lightning.data.csv_source import read_fer_csv
+from fer_lightning.data.cache import cached, file_stamp
+from fer_lightning.data.csv_source import check_file, read_fer_csv
 from fer_lightning.data.faces import FaceSet
+from fer_lightning.data.folder_source import folder_stamp, read_face_folder
 from fer_lightning.errors import DataError
 
-SOURCES = ("csv", "synthetic")
+SOURCES = ("csv", "folder", "synthetic")
 
 
 def synthetic_faces(num_faces: int, seed: int = 0) -> FaceSet:
@@ -29,24 +31,44 @@ def load_faces(
     source: str,
     path: str | Path | None = None,
     *,
+    on_bad_rows: str = "error",
+    cache_dir: str | Path | None = None,
     synthetic_size: int = 10_000,
     synthetic_seed: int = 0,
 ) -> FaceSet:
-    """Load a data set from ``source`` ("csv" or "synthetic")."""
+    """Load a data set from ``source``; files are parsed once and then read from the cache."""
     if source == "synthetic":
         return synthetic_faces(synthetic_size, synthetic_seed)
+    if source not in SOURCES:
+        raise DataError(f"data.source={source!r} is unknown: use one of {', '.join(SOURCES)}")
+    if path is None:
+        raise DataError(
+            "data.path is not set: give the FER2013 CSV, e.g. "
+            "data.path=/path/to/fer2013.csv, or try data=synthetic"
+        )
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.exists():
+        what = "data file" if source == "csv" else "folder"
+        get = "fer2013.csv (Kaggle)" if source == "csv" else "the FER2013 image folders"
+        raise DataError(
+            f"no {what} at {resolved}: download {get} and pass data.path=..., "
+            "or try the built-in data with data=synthetic"
+        )
+    cache = Path(cache_dir).expanduser() if cache_dir else None
+    options = {"source": source, "on_bad_rows": on_bad_rows}
     if source == "csv":
-        if path is None:
-            raise DataError(
-                "data.path is not set: give the FER2013 CSV, e.g. "
-                "data.path=/path/to/fer2013.csv, or try data=synthetic"
-            )
-        resolved = Path(path).expanduser().resolve()
-        if not resolved.exists():
-            raise DataError(
-                f"no data file at {resolved}: download fer2013.csv (Kaggle) and pass "
-                "data.path=/path/to/fer2013.csv, or try the built-in data with "
-                "data=synthetic"
-            )
-        return read_fer_csv(resolved)
-    raise DataError(f"data.source={source!r} is unknown: use one of {', '.join(SOURCES)}")
+        check_file(resolved)
+        return cached(
+            resolved,
+            file_stamp(resolved),
+            options,
+            cache,
+            lambda: read_fer_csv(resolved, on_bad_rows),
+        )
+    return cached(
+        resolved,
+        folder_stamp(resolved),
+        options,
+        cache,
+        lambda: read_face_folder(resolved, on_bad_rows),
+    )

@@ -1,5 +1,7 @@
 """Reading the Kaggle fer2013.csv form: exact values, and one clear line for bad input."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,54 @@ def test_file_problems(tmp_path, write_csv):
         read_fer_csv(write_csv("emotion,pixels,Usage\n", "header.csv"))
     with pytest.raises(DataError, match="no 'pixels' column"):
         read_fer_csv(write_csv("emotion,image\n1,2\n", "columns.csv"))
+
+
+def test_skip_drops_bad_rows_and_keeps_every_clean_one(write_csv, caplog):
+    images, labels, usage = fer_rows(12, seed=8)
+    lines = csv_text(images, labels, usage).splitlines()
+    bad_rows = {
+        2: "7," + " ".join(["1"] * 2300) + ",Training",  # short
+        5: "x" + lines[5][1:],  # bad label
+        9: lines[9].rsplit(",", 1)[0] + ",Nope",  # bad usage
+        11: "3," + " ".join(["1"] * 2303 + ["999"]) + ",Training",
+    }  # out of range
+    for row, text in bad_rows.items():
+        lines[row] = text
+    path = write_csv("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        faces = read_fer_csv(path, on_bad_rows="skip")
+    keep = [i for i in range(12) if i + 1 not in bad_rows]
+    np.testing.assert_array_equal(faces.images, images[keep])
+    np.testing.assert_array_equal(faces.labels, labels[keep])
+    np.testing.assert_array_equal(faces.usage, usage[keep])
+    assert "skipped 4 bad row(s) of 12 (rows 2, 5, 9, 11" in caplog.text
+    with pytest.raises(DataError, match=r"row 2 \(line 3\)"):
+        read_fer_csv(path)  # error mode stops at the first bad row
+
+
+def test_icml_face_data_form(write_csv):
+    """The challenge page's icml_face_data.csv: 'emotion', ' Usage', ' pixels'."""
+    images, labels, usage = fer_rows(8, seed=9)
+    text = csv_text(images, labels, usage, columns=("emotion", " Usage", " pixels"))
+    faces = read_fer_csv(write_csv(text, "icml_face_data.csv"))
+    np.testing.assert_array_equal(faces.images, images)
+    np.testing.assert_array_equal(faces.usage, usage)
+
+
+def test_extra_columns_are_fine(write_csv):
+    images, labels, usage = fer_rows(3)
+    text = csv_text(images, labels, usage).splitlines()
+    text = [line + (",note" if i == 0 else ",x") for i, line in enumerate(text)]
+    assert len(read_fer_csv(write_csv("\n".join(text) + "\n"))) == 3
+
+
+def test_rows_are_numbered_across_chunks(write_csv, monkeypatch):
+    monkeypatch.setattr("fer_lightning.data.csv_source.CHUNK_ROWS", 4)
+    images, labels, usage = fer_rows(11, seed=10)
+    lines = csv_text(images, labels, usage).splitlines()
+    lines[10] = "8" + lines[10][1:]
+    path = write_csv("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"row 10 \(line 11\): emotion '8'"):
+        read_fer_csv(path)
+    faces = read_fer_csv(path, on_bad_rows="skip")
+    np.testing.assert_array_equal(faces.images, np.delete(images, 9, axis=0))

@@ -78,3 +78,13 @@ def test_absent_private_test_names_the_development_options(write_csv):
 def test_missing_file_message(tmp_path):
     with pytest.raises(DataError, match=r"no data file at .*data=synthetic"):
         FERDataModule(path=str(tmp_path / "fer2013.csv")).setup("fit")
+
+
+def test_challenge_train_csv_needs_the_random_split(write_csv):
+    images, labels, _ = fer_rows(50)
+    path = write_csv(csv_text(images, labels, None, columns=("emotion", "pixels")), "train.csv")
+    with pytest.raises(DataError, match=r"no Usage column.*data.split=random"):
+        FERDataModule(path=str(path)).setup("fit")
+    dm = FERDataModule(path=str(path), split="random")
+    dm.setup("fit")
+    assert len(dm.indices["train"]) + len(dm.indices["val"]) + len(dm.indices["test"]) == 50

@@ -1,0 +1,107 @@
+"""A parse-once cache of FaceSets as uncompressed .npz, keyed on the source and the parser.
+
+The key (source path, size, modification time, parser version, reader options) is stored in
+the file and compared on load, so a changed source or a new parser rebuilds it. A cache that
+cannot be read is rebuilt, never trusted; writes go to a temporary file renamed into place, so a
+killed run leaves the previous cache or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_lightning.data.faces import FaceSet
+
+log = logging.getLogger(__name__)
+
+PARSER_VERSION = 1
+"""Bump when a reader's output for the same file changes: every cache is then rebuilt."""
+
+
+def file_stamp(path: Path) -> dict[str, Any]:
+    """What identifies a file's content without reading it."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def cache_key(path: Path, stamp: dict[str, Any], options: dict[str, Any]) -> str:
+    return json.dumps(
+        {"path": str(path), "parser": PARSER_VERSION, **stamp, **options}, sort_keys=True
+    )
+
+
+def cache_file(cache_dir: Path, path: Path) -> Path:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return cache_dir / f"{path.name}-{digest}.npz"
+
+
+def read_cache(file: Path, key: str) -> FaceSet | None:
+    """The cached FaceSet if ``file`` holds one for exactly ``key``; None otherwise."""
+    if not file.exists():
+        return None
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            if str(npz["key"]) != key:
+                log.info("Cache %s is stale (the source or the parser changed): rebuilding", file)
+                return None
+            return FaceSet(
+                images=npz["images"],
+                labels=npz["labels"],
+                usage=npz["usage"],
+                source=str(npz["source"]),
+            )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        log.warning("Cache %s is unreadable (%s): rebuilding", file, type(error).__name__)
+        return None
+
+
+def write_cache(file: Path, key: str, faces: FaceSet) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                key=np.array(key),
+                images=faces.images,
+                labels=faces.labels,
+                usage=faces.usage,
+                source=np.array(faces.source),
+            )
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(
+    path: Path,
+    stamp: dict[str, Any],
+    options: dict[str, Any],
+    cache_dir: Path | None,
+    load: Callable[[], FaceSet],
+) -> FaceSet:
+    """``load()`` through the cache in ``cache_dir`` (None: no cache)."""
+    if cache_dir is None:
+        return load()
+    key = cache_key(path, stamp, options)
+    file = cache_file(Path(cache_dir).expanduser(), path)
+    faces = read_cache(file, key)
+    if faces is None:
+        faces = load()
+        try:
+            write_cache(file, key, faces)
+        except OSError as error:  # a read-only cache folder must not stop training
+            log.warning("Could not write the cache %s (%s)", file, error)
+    return faces

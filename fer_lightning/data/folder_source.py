@@ -1,0 +1,155 @@
+"""Reader for FER2013 as image folders: ROOT/{train,test}/<class>/<name>.{jpg,png,...}.
+
+Usage comes from the file-name prefix (``Training_``, ``PublicTest_``, ``PrivateTest_``) where
+the download kept it (the popular JPEG copy's ``test/`` mixes both test Usages and the prefix is
+their only record); otherwise train/ is Training and test/ is PrivateTest, the final test
+split. Images are decoded by PIL in a thread pool (PIL releases the GIL while decoding), so all
+cores work; other sizes and colour images are converted to 48x48 grayscale and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fer_lightning.data.faces import FaceSet
+from fer_lightning.data.labels import EMOTIONS, IMAGE_SIZE, USAGES
+from fer_lightning.errors import DataError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+SPLIT_DIRS = {"train": "Training", "test": "PrivateTest"}
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    files: list[Path]
+    labels: np.ndarray
+    usage: np.ndarray
+
+
+def usage_of(file: Path, split_dir: str) -> int:
+    for code, usage in enumerate(USAGES):
+        if file.name.startswith(f"{usage}_"):
+            return code
+    return USAGES.index(SPLIT_DIRS[split_dir])
+
+
+def list_folder(root: Path) -> FolderListing:
+    """Every image under ROOT/{train,test}/<class>/, sorted, with its label and Usage."""
+    if not root.exists():
+        raise DataError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: is a file, expected a folder with train/ and test/ "
+            "(for a CSV use data=fer2013)"
+        )
+    split_dirs = [root / name for name in SPLIT_DIRS if (root / name).is_dir()]
+    if not split_dirs:
+        raise DataError(
+            f"{root}: has no train/ or test/ folder; expected "
+            "ROOT/train/<class>/*.png and ROOT/test/<class>/*.png"
+        )
+    files, labels, usage = [], [], []
+    for split_dir in split_dirs:
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            if class_dir.name.lower() not in EMOTIONS:
+                raise DataError(
+                    f"{class_dir}: unknown class folder; class folders are {' '.join(EMOTIONS)}"
+                )
+            label = EMOTIONS.index(class_dir.name.lower())
+            for file in sorted(class_dir.iterdir()):
+                if file.suffix.lower() in IMAGE_SUFFIXES:
+                    files.append(file)
+                    labels.append(label)
+                    usage.append(usage_of(file, split_dir.name))
+    if not files:
+        raise DataError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return FolderListing(files, np.array(labels, dtype=np.int64), np.array(usage, dtype=np.int8))
+
+
+def decode_face(file: Path) -> tuple[np.ndarray | None, bool, bool, str]:
+    """(48x48 uint8 image or None, was resized, had colour, error)."""
+    try:
+        with Image.open(file) as image:
+            coloured = image.mode not in ("L", "1", "I;16", "I")
+            gray = image.convert("L")
+            resized = gray.size != (IMAGE_SIZE, IMAGE_SIZE)
+            if resized:
+                gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
+            return np.asarray(gray, dtype=np.uint8), resized, coloured, ""
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        return (
+            None,
+            False,
+            False,
+            str(error).splitlines()[0] if str(error) else type(error).__name__,
+        )
+
+
+def read_face_folder(
+    root: str | Path, on_bad_rows: str = "error", workers: int | None = None
+) -> FaceSet:
+    """Decode every image of the folder tree into the in-memory form."""
+    root = Path(root)
+    listing = list_folder(root)
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        decoded = list(pool.map(decode_face, listing.files, chunksize=256))
+    images = np.zeros((len(decoded), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    bad, n_resized, n_coloured = [], 0, 0
+    for i, (image, resized, coloured, error) in enumerate(decoded):
+        if image is None:
+            if on_bad_rows == "error":
+                raise DataError(
+                    f"{listing.files[i]}: cannot be decoded as an image ({error}); "
+                    "data.on_bad_rows=skip drops such files"
+                )
+            bad.append(i)
+            continue
+        images[i] = image
+        n_resized += resized
+        n_coloured += coloured
+    if n_resized or n_coloured:
+        log.warning(
+            "%s: converted %d colour image(s) to grayscale and resized %d image(s) to 48x48",
+            root,
+            n_coloured,
+            n_resized,
+        )
+    keep = np.ones(len(decoded), dtype=bool)
+    if bad:
+        keep[bad] = False
+        log.warning(
+            "%s: skipped %d file(s) that could not be decoded (first: %s)",
+            root,
+            len(bad),
+            listing.files[bad[0]],
+        )
+        if not keep.any():
+            raise DataError(f"{root}: none of its images could be decoded")
+    return FaceSet(
+        images=images[keep],
+        labels=listing.labels[keep],
+        usage=listing.usage[keep],
+        source=str(root),
+    )
+
+
+def folder_stamp(root: Path) -> dict[str, object]:
+    """A cache stamp of the tree: file count, total size and the newest modification time."""
+    listing = list_folder(root)
+    stats = [f.stat() for f in listing.files]
+    return {
+        "files": len(stats),
+        "size": sum(s.st_size for s in stats),
+        "mtime_ns": max(s.st_mtime_ns for s in stats),
+        "dirs_mtime_ns": max(d.stat().st_mtime_ns for d in {f.parent for f in listing.files}),
+    }
