@@ -75,22 +75,22 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+def compose_train(overrides: Sequence[str], tmp_path: Path) -> DictConfig:
+    """Compose conf/train.yaml as the entry point would, with its run folder in tmp_path."""
+    GlobalHydra.instance().clear()
+    with initialize_config_module("fer_lightning.conf", version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(tmp_path / "run")
+        cfg.hydra.job.num = 0
+    (tmp_path / "run").mkdir(exist_ok=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    GlobalHydra.instance().clear()
+    return cfg
+
+
 @pytest.fixture
 def train_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose conf/train.yaml as the entry point would, with its run folder in tmp_path."""
-
-    def make(overrides: Sequence[str] = ()) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_module("fer_lightning.conf", version_base="1.3"):
-            cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
-            cfg.hydra.job.num = 0
-        (tmp_path / "run").mkdir(exist_ok=True)
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
-        return cfg
-
-    yield make
-    GlobalHydra.instance().clear()
+    return lambda overrides=(): compose_train(overrides, tmp_path)

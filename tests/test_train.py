@@ -133,3 +133,20 @@ def test_real_emo5_colorjitter_one_epoch(tmp_path, shared_csv):
     (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     metrics = json.loads((run / "final_metrics.json").read_text())
     assert metrics["val/acc_best"] > 0.25 and metrics["test/acc"] > 0.25
+
+
+def test_folder_sample_trains_through_the_entry_point(train_cfg, shared_csv):
+    sample = shared_csv.parent / "folder_sample"
+    metrics = train(
+        train_cfg(
+            [
+                "data=fer2013_folder",
+                f"data.path={sample}",
+                "data.test_usage=PublicTest",
+                "trainer=debug",
+                "callbacks=minimal",
+                "logger=none",
+            ]
+        )
+    )
+    assert 0.0 <= metrics["test/acc"] <= 1.0

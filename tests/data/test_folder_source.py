@@ -106,3 +106,12 @@ def test_shared_folder_sample_matches_the_shared_csv_form():
     assert (faces.usage == USAGES.index("Training")).sum() == 140
     assert (faces.usage == USAGES.index("PublicTest")).sum() == 35
     assert 40 < faces.images.reshape(len(faces), -1).std(axis=1).mean() < 70  # original pixels
+
+
+def test_process_pool_decode_gives_the_same_faces(tmp_path, monkeypatch):
+    make_tree(tmp_path)
+    serial = read_face_folder(tmp_path, workers=1)
+    monkeypatch.setattr("fer_lightning.data.folder_source.DECODE_CHUNK", 4)
+    pooled = read_face_folder(tmp_path, workers=2)
+    np.testing.assert_array_equal(pooled.images, serial.images)
+    np.testing.assert_array_equal(pooled.labels, serial.labels)

@@ -1,0 +1,46 @@
+"""A short real run writes its pictures as files and into TensorBoard."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fer_lightning.train import train
+
+SHORT = [
+    "data=synthetic",
+    "data.synthetic_size=420",
+    "data.batch_size=32",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=1",
+    "callbacks.progress_bar=null",
+    "callbacks.rich_summary=null",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from tests.conftest import compose_train
+
+    tmp = tmp_path_factory.mktemp("run")
+    train(compose_train([*SHORT, "loss.class_weights=auto", "data.balanced_sampler=true"], tmp))
+    return tmp / "run"
+
+
+@pytest.mark.parametrize("name", ["samples_per_class", "class_distribution"])
+def test_data_pictures_are_valid_png_files(run_dir, name):
+    with Image.open(run_dir / f"{name}.png") as image:
+        assert image.format == "PNG" and min(image.size) > 200
+        assert np.asarray(image.convert("L")).std() > 10  # not blank
+
+
+def test_data_pictures_and_metrics_are_in_tensorboard(run_dir):
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"data/samples_per_class", "data/class_distribution"} <= set(tags["images"])
+    assert {"val/acc", "val/recall/disgust", "train/loss_epoch"} <= set(tags["scalars"])
