@@ -82,19 +82,32 @@ class EmotionClassifier(L.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def _step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        x, y = batch
-        logits = self(x)
-        return self.criterion(logits, y), logits, y
+    def _step(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
+        """-> (loss, scores for the metrics, labels).
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        A third batch item holds MixUp/CutMix soft targets for the loss. Five-dimensional input
+        holds several views per face (ten-crop): their softmax is averaged, and the loss is the
+        negative log-likelihood of that average.
+        """
+        x, y, *soft = batch
+        if x.ndim == 5:
+            b, v = x.shape[:2]
+            probs = self(x.flatten(0, 1)).softmax(dim=-1).view(b, v, -1).mean(dim=1)
+            loss = nn.functional.nll_loss(
+                probs.clamp_min(1e-12).log(), y, weight=self.criterion.weight
+            )
+            return loss, probs, y
+        logits = self(x)
+        return self.criterion(logits, soft[0] if soft else y), logits, y
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         loss, logits, y = self._step(batch)
         self.train_metrics(logits, y)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         loss, logits, y = self._step(batch)
         self.val_metrics(logits, y)
         self.val_per_class.update(logits, y)
@@ -102,7 +115,7 @@ class EmotionClassifier(L.LightningModule):
         for name, metric in self.val_metrics.items():
             self.log(name, metric, on_epoch=True, prog_bar=name == "val/acc")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         loss, logits, y = self._step(batch)
         self.test_metrics(logits, y)
         self.test_per_class.update(logits, y)

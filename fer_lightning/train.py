@@ -12,6 +12,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
@@ -56,8 +57,11 @@ def class_weights(option: Any, train_counts: list[int]) -> list[float] | None:
 
 def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
     scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
+    net = instantiate(cfg.model)
+    if cfg.get("channels_last"):
+        net = net.to(memory_format=torch.channels_last)
     return EmotionClassifier(
-        net=instantiate(cfg.model),
+        net=net,
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
         class_weights=class_weights(cfg.loss.class_weights, train_counts),
@@ -73,7 +77,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     log.info("Run folder: %s", output_dir)
 
-    datamodule = instantiate(cfg.data, augment=build_augmentation(cfg.aug.train))
+    augmentation = build_augmentation(cfg.aug, num_classes=cfg.model.num_classes)
+    # Through a partial: instantiate would turn the Augmentation dataclass into a config node.
+    datamodule = instantiate(cfg.data, _partial_=True)(augmentation=augmentation)
     datamodule.setup("fit")  # bad data ends the run now, not after an epoch
     if cfg.test:
         datamodule.dataset("test")
@@ -83,7 +89,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.trainer, callbacks=callbacks, logger=instantiate_all(cfg.get("logger")) or False
     )
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
+    fit_module = torch.compile(module) if cfg.get("compile") else module
+    trainer.fit(fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     if checkpoint is not None and checkpoint.best_model_score is not None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from fer_lightning.augment import Augmentation
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.sources import load_faces
 from fer_lightning.data.split import SPLITS, describe_empty, split_indices
@@ -70,11 +71,13 @@ class FERDataModule(L.LightningDataModule):
         synthetic_size: int = 10_000,
         synthetic_seed: int = 0,
         balanced_sampler: bool = False,
-        augment: nn.Module | None = None,
+        on_device: bool = False,
+        channels_last: bool = False,
+        augmentation: Augmentation | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["augment"], logger=False)
-        self.augment = augment
+        self.save_hyperparameters(ignore=["augmentation"], logger=False)
+        self.augmentation = augmentation or Augmentation()
         self.faces: FaceSet | None = None
         self.indices: dict[str, np.ndarray] = {}
         self.datasets: dict[str, FaceTensorDataset] = {}
@@ -123,9 +126,16 @@ class FERDataModule(L.LightningDataModule):
             if len(index) == 0:
                 hp = self.hparams
                 raise DataError(describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage))
-            self.datasets[name] = FaceTensorDataset(
-                torch.from_numpy(faces.images[index]), torch.from_numpy(faces.labels[index])
+            images, labels = (
+                torch.from_numpy(faces.images[index]),
+                torch.from_numpy(faces.labels[index]),
             )
+            if self.hparams.on_device and self.trainer is not None:
+                # The whole uint8 split lives on the training device (83 MB for all of FER2013):
+                # batches are gathered there, with no copy from the host per step.
+                device = self.trainer.strategy.root_device
+                images, labels = images.to(device), labels.to(device)
+            self.datasets[name] = FaceTensorDataset(images, labels)
         return self.datasets[name]
 
     @property
@@ -137,9 +147,17 @@ class FERDataModule(L.LightningDataModule):
         """Faces per class in a split, in label order."""
         return list(self.load().class_counts(self.indices[name]).values())
 
+    def _check_options(self) -> None:
+        hp = self.hparams
+        if hp.on_device and hp.num_workers > 0:
+            raise DataError(
+                "data.on_device=true gathers batches on the device: set data.num_workers=0"
+            )
+
     def _loader(
         self, name: str, shuffle: bool, sampler: WeightedRandomSampler | None = None
     ) -> DataLoader:
+        self._check_options()
         hp = self.hparams
         batch_size = hp.batch_size if name == "train" else (hp.eval_batch_size or hp.batch_size)
         return DataLoader(
@@ -149,7 +167,7 @@ class FERDataModule(L.LightningDataModule):
             sampler=sampler,
             collate_fn=keep_batch,
             num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
+            pin_memory=hp.pin_memory and not hp.on_device,
             persistent_workers=hp.num_workers > 0,
         )
 
@@ -169,17 +187,30 @@ class FERDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     # -- on the device -----------------------------------------------------------------------
-    def preprocess(self, images: Tensor, train: bool) -> Tensor:
-        """uint8 [B, H, W] -> float [B, C, H, W]: scale to 0..1, augment, normalize."""
-        x = images.unsqueeze(1).float().div_(255.0)
-        x = x.expand(-1, self.hparams.channels, -1, -1)
-        if train and self.augment is not None:
-            x = self.augment.to(x.device)(x)
-        return (x - self.hparams.mean) / self.hparams.std
+    def preprocess(
+        self, images: Tensor, labels: Tensor, train: bool
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """uint8 [B, H, W] -> normalized float [B, C, h, w] (eval ten-crop: [B, 10, C, h, w]).
+
+        Returns (faces, labels, soft targets): training may augment, ten-crop (labels repeated)
+        and mix (soft targets); evaluation only crops as the training did.
+        """
+        hp = self.hparams
+        x = images.unsqueeze(1).float().div_(255.0).expand(-1, hp.channels, -1, -1)
+        soft = None
+        if train:
+            x, labels, soft = self.augmentation.train(x, labels)
+        else:
+            x = self.augmentation.eval(x)
+        x = (x - hp.mean) / hp.std
+        if hp.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, labels, soft
 
     def on_after_batch_transfer(
         self, batch: tuple[Tensor, Tensor], dataloader_idx: int
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, ...]:
         images, labels = batch
         train = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, train), labels
+        x, labels, soft = self.preprocess(images, labels, train)
+        return (x, labels) if soft is None else (x, labels, soft)

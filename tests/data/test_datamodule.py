@@ -5,6 +5,7 @@ import pytest
 import torch
 from kornia.augmentation import ColorJitter
 
+from fer_lightning.augment import Augmentation
 from fer_lightning.data import FERDataModule
 from fer_lightning.errors import DataError
 from tests.conftest import csv_text, fer_rows
@@ -29,25 +30,30 @@ def test_preprocess_scales_normalizes_and_replicates_channels():
     x = torch.zeros(2, 48, 48, dtype=torch.uint8)
     x[0] = 255
     x[1, :, :24] = 51
-    out = FERDataModule(channels=3).preprocess(x, train=False)
+    y = torch.tensor([1, 2])
+    out, labels, soft = FERDataModule(channels=3).preprocess(x, y, train=False)
     assert out.shape == (2, 3, 48, 48) and out.dtype == torch.float32
     assert torch.all(out[0] == 1.0) and out[1].min() == -1.0
     torch.testing.assert_close(out[1, :, 0, 0], torch.full((3,), (51 / 255 - 0.5) / 0.5))
-    assert torch.equal(out[:, 0], out[:, 2])
-    assert FERDataModule(channels=1).preprocess(x, train=False).shape == (2, 1, 48, 48)
+    assert torch.equal(out[:, 0], out[:, 2]) and torch.equal(labels, y) and soft is None
+    assert FERDataModule(channels=1).preprocess(x, y, train=False)[0].shape == (2, 1, 48, 48)
+    cl = FERDataModule(channels_last=True).preprocess(x, y, train=False)[0]
+    assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, out)
 
 
 def test_augmentation_only_for_training_and_differs_per_sample():
     torch.manual_seed(0)
-    dm = FERDataModule(augment=ColorJitter(brightness=0.2, contrast=0.2, p=1.0))
+    jitter = Augmentation(transforms=ColorJitter(brightness=0.2, contrast=0.2, p=1.0))
+    dm = FERDataModule(augmentation=jitter)
     x = torch.full((4, 48, 48), 100, dtype=torch.uint8)
     x[:, 10:30, 10:30] = 200
-    plain = dm.preprocess(x, train=False)
+    y = torch.zeros(4, dtype=torch.int64)
+    plain = dm.preprocess(x, y, train=False)[0]
     assert torch.equal(plain[0], plain[1])
-    augmented = dm.preprocess(x, train=True)
+    augmented = dm.preprocess(x, y, train=True)[0]
     assert not torch.equal(augmented, plain)
     assert not torch.equal(augmented[0], augmented[1])  # each face its own jitter
-    assert dm.on_after_batch_transfer((x, torch.zeros(4)), 0)[0].equal(plain)  # no trainer
+    assert dm.on_after_batch_transfer((x, y), 0)[0].equal(plain)  # no trainer: evaluation
 
 
 def test_synthetic_source_has_the_real_form():
