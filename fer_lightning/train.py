@@ -23,8 +23,14 @@ from fer_lightning.module import EmotionClassifier
 
 log = logging.getLogger("fer_lightning")
 
-# The run folder's name carries the process id, so two runs started in the same second differ.
-OmegaConf.register_new_resolver("fer_pid", os.getpid, replace=True)
+
+def register_resolvers() -> None:
+    """Config resolvers of the project; needed before Hydra composes the run folder's name."""
+    # The run folder's name carries the process id: two runs started in the same second differ.
+    OmegaConf.register_new_resolver("fer_pid", os.getpid, replace=True)
+
+
+register_resolvers()
 
 # Batches are gathered in-process from one tensor: loader workers would only add copying.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")

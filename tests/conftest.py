@@ -75,11 +75,11 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-def compose_train(overrides: Sequence[str], tmp_path: Path) -> DictConfig:
-    """Compose conf/train.yaml as the entry point would, with its run folder in tmp_path."""
+def compose_train(overrides: Sequence[str], tmp_path: Path, config: str = "train") -> DictConfig:
+    """Compose conf/<config>.yaml as the entry point would, with its run folder in tmp_path."""
     GlobalHydra.instance().clear()
     with initialize_config_module("fer_lightning.conf", version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+        cfg = compose(config, overrides=list(overrides), return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(tmp_path / "run")
         cfg.hydra.job.num = 0

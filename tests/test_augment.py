@@ -84,3 +84,18 @@ def test_tencrop_and_mixup_train_through_the_entry_point(train_cfg):
             )
         )
         assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_aug_preview_writes_a_picture(tmp_path, group):
+    from PIL import Image
+
+    from fer_lightning.aug_preview import preview
+    from tests.conftest import compose_train
+
+    cfg = compose_train([f"aug={group}", "data.synthetic_size=280"], tmp_path, "aug_preview")
+    path = preview(cfg)
+    assert path.name == f"aug_preview_{group}.png"
+    with Image.open(path) as image:
+        rows = 11 if group == "tencrop" else 5
+        assert image.format == "PNG" and image.size[1] > rows * 100
