@@ -1,0 +1,637 @@
+"""The seed report's pipeline against fer_lightning's, measured side by side in one run.
+
+    python benchmarks/bench.py [--csv PATH] [--quick]
+
+Why a script and not a claim: every speed-up the project states (CSV parse, parse-once cache,
+batched input pipeline on the device, channels-last, transparent huge pages) is measured here
+against a faithful reimplementation of the report's code, on the same machine, data and run, so
+the ratios cannot drift from numbers taken on different days or machines.
+
+The report's way is written out below from its description (it is not imported from anywhere):
+pandas per-row ``split`` into float32, a list of PIL images, torchvision's per-image
+ColorJitter/ToTensor/Normalize in a ``DataLoader`` (batch 1024, no workers), and the network in
+the default (contiguous) memory format. For its network the project's EmoCNN/Emo5CNN stand in:
+same layers and parameter counts; the report's ``x.view`` flatten would fail on channels-last, so
+its side stays contiguous.
+
+Training throughput runs in one subprocess per side (``--worker report|ours|lightning``), because
+``THP_MEM_ALLOC_ENABLE`` must be set (ours) or off (the report's) before torch is imported. Each
+worker prints one ``BENCH_JSON {...}`` line on stdout; progress goes to stderr. Both sides use a
+plain loop (forward, CrossEntropyLoss, backward, Adam step) in float32, so the comparison isolates
+the data pipeline, the memory format and the allocator; one more worker trains ours through a
+real ``lightning.Trainer`` to show what Lightning itself costs. The table goes to stdout and to
+``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results.md"
+DEFAULT_CSV = REPO / ".." / "shared" / "data" / "fer2013" / "fer2013_dev.csv.gz"
+ROWS = 32_298  # rows of the shared development CSV; the synthetic stand-in has as many
+TRAIN_ROWS = 28_709  # its Training rows (the rest PublicTest), as in FER2013
+BATCH = 1024
+JSON_TAG = "BENCH_JSON "
+WORKER_TIMEOUT_S = 1200
+START = time.perf_counter()
+
+
+def say(message: str) -> None:
+    """Progress on stderr, with the seconds since the benchmark started."""
+    print(f"[bench {time.perf_counter() - START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many batches each measurement runs: sized for ~10 minutes on a 2-core CPU."""
+
+    input_warmup: int
+    report_input_batches: int
+    ours_input_batches: int
+    warmup: dict[str, int]
+    steps: dict[str, int]
+    cached_repeats: int
+
+
+def make_plan(quick: bool) -> Plan:
+    """The full plan, or (``--quick``) half of every timed count, rounded up."""
+    steps = {"emo1": 6, "emo5": 3}
+    report_input, ours_input = 8, 16
+    if quick:
+        steps = {k: math.ceil(v / 2) for k, v in steps.items()}
+        report_input, ours_input = report_input // 2, ours_input // 2
+    return Plan(
+        input_warmup=1,
+        report_input_batches=report_input,
+        ours_input_batches=ours_input,
+        warmup={"emo1": 2, "emo5": 1},
+        steps=steps,
+        cached_repeats=3,
+    )
+
+
+# -- the report's way, reimplemented from its description -------------------------------------
+def report_load(csv: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The report's load: pandas, then every row split and converted to float32 on its own."""
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    img_array = df.pixels.apply(lambda x: np.array(x.split(" ")).reshape(48, 48).astype("float32"))
+    img_array = np.stack(img_array, axis=0)
+    label_array = df.emotion.values
+    return img_array, label_array
+
+
+def report_pil_images(img_array: np.ndarray) -> list[Any]:
+    """As written: ``fromarray`` of float32 gives mode 'F'; ``convert('RGB')`` clips to 0..255
+    and truncates, which on FER2013's integer pixels is the grey value in all three channels."""
+    from PIL import Image
+
+    return [Image.fromarray(image).convert("RGB") for image in img_array]
+
+
+def report_loader(pil_images: list[Any], labels: np.ndarray) -> Any:
+    """The report's per-image torchvision transforms in a DataLoader (batch 1024, no workers)."""
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    class CustomDataset(Dataset):
+        def __init__(self, images: list[Any], labels: np.ndarray, transform: Any) -> None:
+            self.images, self.labels, self.transform = images, labels, transform
+
+        def __len__(self) -> int:
+            return len(self.images)
+
+        def __getitem__(self, idx: int) -> tuple[Any, Any]:
+            return self.transform(self.images[idx]), self.labels[idx]
+
+    tf = transforms.Compose(
+        [
+            transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=[0.5], std=[0.5]),
+        ]
+    )
+    dataset = CustomDataset(pil_images, labels, transform=tf)
+    return DataLoader(dataset, batch_size=BATCH, shuffle=True)
+
+
+# -- shared by the workers --------------------------------------------------------------------
+def endless(loader: Any) -> Iterator[Any]:
+    """Batches across epochs, so a count of steps never runs out of data."""
+    while True:
+        yield from loader
+
+
+def colorjitter_config() -> dict[str, Any]:
+    """The project's ``aug=colorjitter`` group (over ``aug/none``) as a plain dict."""
+    from omegaconf import OmegaConf
+
+    conf = REPO / "fer_lightning" / "conf" / "aug"
+    jitter = OmegaConf.load(conf / "colorjitter.yaml")
+    jitter.pop("defaults", None)
+    merged = OmegaConf.merge(OmegaConf.load(conf / "none.yaml"), jitter)
+    return OmegaConf.to_container(merged, resolve=True)  # type: ignore[return-value]
+
+
+def our_datamodule(csv: str, cache_dir: str) -> Any:
+    """Ours as training uses it: cached uint8 faces, ColorJitter on the batch, channels-last."""
+    from fer_lightning.augment import build_augmentation
+    from fer_lightning.data.datamodule import FERDataModule
+
+    return FERDataModule(
+        path=csv,
+        batch_size=BATCH,
+        cache_dir=cache_dir,
+        channels_last=True,
+        augmentation=build_augmentation(colorjitter_config()),
+    )
+
+
+def network(name: str, channels_last: bool) -> Any:
+    """emo1/emo5, seeded so both sides start from the same weights."""
+    import torch
+
+    from fer_lightning.models.seed_cnns import Emo5CNN, EmoCNN
+
+    torch.manual_seed(0)
+    net = {"emo1": EmoCNN, "emo5": Emo5CNN}[name]()
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return net.train()
+
+
+def huge_pages_mb() -> float:
+    """Anonymous memory of this process backed by transparent huge pages, in MB."""
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+Batch = tuple[Any, Any]
+
+
+def time_input(next_batch: Callable[[], Batch], warmup: int, batches: int) -> float:
+    """Images per second of ``next_batch`` alone, after ``warmup`` untimed batches."""
+    for _ in range(warmup):
+        next_batch()
+    images, start = 0, time.perf_counter()
+    for _ in range(batches):
+        x, _y = next_batch()
+        images += len(x)
+    return images / (time.perf_counter() - start)
+
+
+def time_training(
+    net: Any, next_batch: Callable[[], Batch], warmup: int, steps: int, tag: str
+) -> dict[str, float]:
+    """The plain loop both sides share: batch, forward, cross-entropy, backward, Adam step."""
+    import torch
+
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    images, data_s, total_s = 0, 0.0, 0.0
+    for step in range(warmup + steps):
+        t0 = time.perf_counter()
+        x, y = next_batch()
+        t1 = time.perf_counter()
+        optimizer.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        t2 = time.perf_counter()
+        timed = step >= warmup
+        say(
+            f"[{tag}] step {step + 1}/{warmup + steps}{'' if timed else ' (warm-up)'}: "
+            f"{t2 - t0:.2f} s, data {t1 - t0:.3f} s, loss {loss.item():.3f}"
+        )
+        if timed:
+            images += len(x)
+            data_s += t1 - t0
+            total_s += t2 - t0
+    return {
+        "images_per_s": images / total_s,
+        "data_share": data_s / total_s,
+        "step_s": total_s / steps,
+        "steps": steps,
+        "warmup": warmup,
+    }
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "thp_env": os.environ.get("THP_MEM_ALLOC_ENABLE"),
+        "huge_pages_mb": huge_pages_mb(),
+    }
+
+
+# -- workers ----------------------------------------------------------------------------------
+def worker_report(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """The report's side: float32 array -> PIL images -> per-image transforms -> contiguous net."""
+    images, labels = np.load(args.array), np.load(args.labels)
+    start = time.perf_counter()
+    pil_images = report_pil_images(images)
+    pil_s = time.perf_counter() - start
+    del images
+    say(f"[report] {len(pil_images):,} PIL images in {pil_s:.1f} s")
+    loader = report_loader(pil_images, labels)
+    batches = endless(loader)
+    result: dict[str, Any] = {"pil_s": pil_s}
+    result["input_images_per_s"] = time_input(
+        lambda: next(batches), plan.input_warmup, plan.report_input_batches
+    )
+    say(f"[report] input pipeline {result['input_images_per_s']:,.0f} images/s")
+    for name in ("emo1", "emo5"):
+        batches = endless(loader)
+        result[name] = time_training(
+            network(name, channels_last=False),
+            lambda: next(batches),  # noqa: B023 -- used within this iteration only
+            plan.warmup[name],
+            plan.steps[name],
+            f"report {name}",
+        )
+    return result
+
+
+def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """Our side: cached uint8 faces, whole-batch gathers, ``preprocess`` on the batch."""
+    dm = our_datamodule(args.csv, args.cache_dir)
+    loader = dm.train_dataloader()
+    say(f"[ours] {len(dm.dataset('train')):,} training faces from the cache")
+
+    def next_batch() -> Batch:
+        images, labels = next(batches)
+        x, y, _soft = dm.preprocess(images, labels, train=True)
+        return x, y
+
+    batches = endless(loader)
+    result: dict[str, Any] = {
+        "input_images_per_s": time_input(next_batch, plan.input_warmup, plan.ours_input_batches)
+    }
+    say(f"[ours] input pipeline {result['input_images_per_s']:,.0f} images/s")
+    for name in ("emo1", "emo5"):
+        batches = endless(loader)
+        net = network(name, channels_last=True)
+        result[name] = time_training(
+            net, next_batch, plan.warmup[name], plan.steps[name], f"ours {name}"
+        )
+    return result
+
+
+def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """Ours through a real ``lightning.Trainer`` fit of EmotionClassifier (emo1)."""
+    import functools
+    import warnings
+
+    import lightning as L
+    import torch
+
+    from fer_lightning.module import EmotionClassifier
+
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*")
+    warmup, steps = plan.warmup["emo1"], plan.steps["emo1"]
+
+    class StepClock(L.Callback):
+        """When each training batch ended, and how many faces it held."""
+
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+            self.sizes: list[int] = []
+
+        def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int):
+            self.ends.append(time.perf_counter())
+            self.sizes.append(len(batch[0]))
+            say(f"[lightning emo1] step {len(self.ends)}/{warmup + steps}")
+
+    clock = StepClock()
+    module = EmotionClassifier(
+        net=network("emo1", channels_last=True),
+        optimizer=functools.partial(torch.optim.Adam, lr=1e-3),
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=warmup + steps,
+        logger=False,
+        enable_checkpointing=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+    )
+    trainer.fit(module, datamodule=our_datamodule(args.csv, args.cache_dir))
+    # From the end of the last warm-up step to the end of the last step: `steps` whole steps,
+    # each with its batch fetch, transfer hook (preprocess), forward, backward and optimizer.
+    images = sum(clock.sizes[warmup:])
+    return {
+        "emo1": {
+            "images_per_s": images / (clock.ends[-1] - clock.ends[warmup - 1]),
+            "steps": len(clock.ends) - warmup,
+            "warmup": warmup,
+        }
+    }
+
+
+WORKERS: dict[str, Callable[[argparse.Namespace, Plan], dict[str, Any]]] = {
+    "report": worker_report,
+    "ours": worker_ours,
+    "lightning": worker_lightning,
+}
+WORKER_THP = {"report": "0", "ours": "1", "lightning": "1"}
+
+
+def run_worker(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any] | None:
+    """Start ``--worker name`` with its THP setting fixed before torch loads; its JSON or None."""
+    env = dict(os.environ, THP_MEM_ALLOC_ENABLE=WORKER_THP[name])
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", name, *extra]
+    if args.quick:
+        command.append("--quick")
+    say(f"worker {name} (THP_MEM_ALLOC_ENABLE={WORKER_THP[name]}) ...")
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=WORKER_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        say(f"worker {name} ran past {WORKER_TIMEOUT_S} s: left out")
+        return None
+    lines = [line for line in done.stdout.splitlines() if line.startswith(JSON_TAG)]
+    if done.returncode != 0 or not lines:
+        say(f"worker {name} failed (exit {done.returncode}): left out")
+        return None
+    say(f"worker {name} done in {time.perf_counter() - start:.0f} s")
+    return json.loads(lines[-1][len(JSON_TAG) :])
+
+
+# -- data -------------------------------------------------------------------------------------
+def write_synthetic_csv(path: Path, rows: int = ROWS) -> None:
+    """The built-in faces in the Kaggle format (emotion,pixels,Usage), gzipped like the real one."""
+    from fer_lightning.data.synthetic import generate_faces
+
+    images, labels = generate_faces(rows, seed=0)
+    n_train = round(rows * TRAIN_ROWS / ROWS)
+    with gzip.open(path, "wt", compresslevel=1, newline="") as f:
+        f.write("emotion,pixels,Usage\n")
+        for i, (image, label) in enumerate(zip(images.reshape(rows, -1), labels, strict=True)):
+            usage = "Training" if i < n_train else "PublicTest"
+            f.write(f"{label},{' '.join(map(str, image.tolist()))},{usage}\n")
+
+
+def choose_data(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
+    """The CSV to use and how to describe it: --csv, the shared real CSV, or synthetic faces."""
+    if args.csv:
+        path = Path(args.csv).expanduser().resolve()
+        if not path.is_file():
+            sys.exit(f"error: no CSV at {path}")
+        return path, f"`{path.name}` (given with --csv)"
+    if DEFAULT_CSV.is_file():
+        path = DEFAULT_CSV.resolve()
+        return path, f"`{path.name}` (real FER2013 pixels, the shared development CSV)"
+    path = tmp / "synthetic_fer2013.csv.gz"
+    say(f"no {DEFAULT_CSV}: writing {ROWS:,} synthetic faces to {path} ...")
+    write_synthetic_csv(path)
+    return path, f"synthetic faces (`generate_faces`, seed 0) in the Kaggle format, gzipped"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# -- the table --------------------------------------------------------------------------------
+def fmt_s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:.2f} s"
+
+
+def fmt_rate(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:,.0f}"
+
+
+def fmt_ratio(num: float | None, den: float | None) -> str:
+    if num is None or den is None or den == 0:
+        return "n/a"
+    return f"**{num / den:.1f}x**" if num / den >= 10 else f"**{num / den:.2f}x**"
+
+
+def pick(result: dict[str, Any] | None, *keys: str) -> Any:
+    """``result[k1][k2]...`` or None where a worker failed."""
+    for key in keys:
+        if not isinstance(result, dict) or key not in result:
+            return None
+        result = result[key]
+    return result
+
+
+def build_report(
+    header: list[str], loads: dict[str, float], workers: dict[str, Any], plan: Plan
+) -> str:
+    """The Markdown header, table and notes."""
+    rep, ours, light = workers.get("report"), workers.get("ours"), workers.get("lightning")
+    rows = [
+        "| what | report's way | ours | ratio |",
+        "|---|---|---|---|",
+        f"| load CSV, cold: parse all rows (s) | {fmt_s(loads['report_parse'])} | "
+        f"{fmt_s(loads['ours_parse'])} | {fmt_ratio(loads['report_parse'], loads['ours_parse'])} |",
+        f"| load CSV, cached: parse-once cache, 2nd call (s) | {fmt_s(loads['report_parse'])} "
+        f"(no cache) | {fmt_s(loads['ours_cached'])} | "
+        f"{fmt_ratio(loads['report_parse'], loads['ours_cached'])} |",
+        f"| report's extra load step: list of PIL images (s) | {fmt_s(pick(rep, 'pil_s'))} | "
+        "none | - |",
+        f"| input pipeline with ColorJitter, batch {BATCH} (images/s) | "
+        f"{fmt_rate(pick(rep, 'input_images_per_s'))} | "
+        f"{fmt_rate(pick(ours, 'input_images_per_s'))} | "
+        f"{fmt_ratio(pick(ours, 'input_images_per_s'), pick(rep, 'input_images_per_s'))} |",
+    ]
+    for name in ("emo1", "emo5"):
+        r, o = pick(rep, name, "images_per_s"), pick(ours, name, "images_per_s")
+        rows.append(
+            f"| train step {name}, end to end, batch {BATCH} (images/s) | {fmt_rate(r)} | "
+            f"{fmt_rate(o)} | {fmt_ratio(o, r)} |"
+        )
+    lit, plain = pick(light, "emo1", "images_per_s"), pick(ours, "emo1", "images_per_s")
+    share = "" if lit is None or plain is None else f" ({100 * lit / plain:.0f}% of our loop)"
+    rows.append(
+        f"| train emo1 through `lightning.Trainer` (images/s) | {fmt_rate(pick(rep, 'emo1', 'images_per_s'))} "
+        f"(plain loop) | {fmt_rate(lit)}{share} | "
+        f"{fmt_ratio(lit, pick(rep, 'emo1', 'images_per_s'))} |"
+    )
+    for name in ("emo1", "emo5"):
+        r, o = pick(rep, name, "data_share"), pick(ours, name, "data_share")
+        rows.append(
+            f"| data share of the {name} step: batch + preprocess / step (%) | "
+            f"{'n/a' if r is None else f'{100 * r:.1f}%'} | "
+            f"{'n/a' if o is None else f'{100 * o:.1f}%'} | - |"
+        )
+    thp = ", ".join(
+        f"{side} {pick(workers.get(side), 'env', 'huge_pages_mb') or 0:.0f} MB"
+        for side in ("report", "ours")
+        if workers.get(side)
+    )
+    notes = [
+        "",
+        "Notes:",
+        "- Both sides: float32, torch's default thread count (both sides report "
+        f"{', '.join(str(pick(w, 'env', 'threads')) for w in workers.values() if w)}), "
+        "the same seeded initial weights, a plain loop (forward, CrossEntropyLoss, backward, "
+        "Adam lr 1e-3), each side in its own process.",
+        "- Report's side: per-row `split` parse, PIL list, torchvision per-image "
+        "ColorJitter/ToTensor/Normalize in a `DataLoader` (batch 1024, shuffle, no workers), "
+        "network contiguous (its `x.view` flatten fails on channels-last), "
+        "THP_MEM_ALLOC_ENABLE=0. The project's EmoCNN/Emo5CNN stand in for its networks "
+        "(identical layers and parameter counts).",
+        "- Ours: `read_fer_csv` / `load_faces` cache, `FERDataModule` batches + "
+        "`preprocess(train=True)` with kornia ColorJitter (`aug=colorjitter`), channels-last "
+        f"network and input, THP_MEM_ALLOC_ENABLE=1. Huge-page-backed memory at the end: {thp}.",
+        f"- Timed after warm-up: input {plan.report_input_batches} (report) / "
+        f"{plan.ours_input_batches} (ours) batches after {plan.input_warmup}; training "
+        + ", ".join(f"{k} {plan.steps[k]} steps after {plan.warmup[k]}" for k in plan.steps)
+        + f". Loads with the CSV already in the OS page cache; ours cached: median of "
+        f"{plan.cached_repeats} calls after the one that wrote the cache "
+        f"({loads['ours_cache_write']:.2f} s). Data share: time to get the batch from the "
+        "loader (plus `preprocess` for ours) over the whole step.",
+    ]
+    if not loads.get("same_pixels", True):
+        notes.append("- WARNING: the two parsers gave different pixels.")
+    return "\n".join([*header, "", *rows, *notes]) + "\n"
+
+
+# -- main -------------------------------------------------------------------------------------
+def measure_loads(csv: Path, tmp: Path) -> dict[str, Any]:
+    """Rows 1-2 in this process: the report's parse against ours, cold and cached."""
+    from fer_lightning.data.csv_source import read_fer_csv
+    from fer_lightning.data.sources import load_faces
+
+    csv.read_bytes()  # both parsers then find the file in the OS page cache
+    say("report's load: pandas + per-row split into float32 ...")
+    start = time.perf_counter()
+    img_array, label_array = report_load(csv)
+    report_parse = time.perf_counter() - start
+    say(f"report's load: {report_parse:.1f} s for {len(img_array):,} rows")
+    np.save(tmp / "report_images.npy", img_array)
+    np.save(tmp / "report_labels.npy", label_array)
+
+    start = time.perf_counter()
+    faces = read_fer_csv(csv)
+    ours_parse = time.perf_counter() - start
+    rows = len(faces)
+    same = rows == len(img_array) and np.array_equal(faces.images, img_array)
+    say(f"our load (read_fer_csv): {ours_parse:.2f} s; same pixels: {same}")
+    del img_array, label_array, faces
+
+    cache = tmp / "cache"
+    start = time.perf_counter()
+    load_faces("csv", csv, cache_dir=cache)
+    cache_write = time.perf_counter() - start
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        load_faces("csv", csv, cache_dir=cache)
+        times.append(time.perf_counter() - start)
+    say(f"our cached load: {statistics.median(times):.3f} s (first call {cache_write:.2f} s)")
+    return {
+        "report_parse": report_parse,
+        "ours_parse": ours_parse,
+        "ours_cached": statistics.median(times),
+        "ours_cache_write": cache_write,
+        "same_pixels": same,
+        "rows": rows,
+    }
+
+
+def main(args: argparse.Namespace) -> None:
+    plan = make_plan(args.quick)
+    with tempfile.TemporaryDirectory(prefix="fer_bench_") as tmp_name:
+        tmp = Path(tmp_name)
+        csv, data = choose_data(args, tmp)
+        loads = measure_loads(csv, tmp)
+        extra = [
+            "--csv",
+            str(csv),
+            "--cache-dir",
+            str(tmp / "cache"),
+            "--array",
+            str(tmp / "report_images.npy"),
+            "--labels",
+            str(tmp / "report_labels.npy"),
+        ]
+        workers = {name: run_worker(name, args, extra) for name in ("report", "ours", "lightning")}
+    env = next((w["env"] for w in workers.values() if w), {})
+    when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    header = [
+        "## Benchmark: the report's way against ours" + (" (--quick)" if args.quick else ""),
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores; torch {env.get('torch', '?')}, "
+        f"{env.get('threads', '?')} torch threads (the default, both sides); {when}.",
+        f"Data: {data}, {loads['rows']:,} rows.",
+    ]
+    report = build_report(header, loads, workers, plan)
+    print(report)
+    RESULTS.write_text(report)
+    say(f"table written to {RESULTS}; total {time.perf_counter() - START:.0f} s")
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    plan = make_plan(args.quick)
+    result = WORKERS[args.worker](args, plan)
+    result["env"] = environment()
+    print(JSON_TAG + json.dumps(result), flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", help="a FER2013 CSV (default: the shared dev CSV, or synthetic)")
+    parser.add_argument("--quick", action="store_true", help="half the timed batches and steps")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--array", help=argparse.SUPPRESS)
+    parser.add_argument("--labels", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.worker:
+        worker_main(arguments)
+    else:
+        main(arguments)
