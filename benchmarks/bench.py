@@ -327,7 +327,9 @@ def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
             self.ends: list[float] = []
             self.sizes: list[int] = []
 
-        def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int):
+        def on_train_batch_end(
+            self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int
+        ) -> None:
             self.ends.append(time.perf_counter())
             self.sizes.append(len(batch[0]))
             say(f"[lightning emo1] step {len(self.ends)}/{warmup + steps}")
@@ -426,7 +428,7 @@ def choose_data(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
     path = tmp / "synthetic_fer2013.csv.gz"
     say(f"no {DEFAULT_CSV}: writing {ROWS:,} synthetic faces to {path} ...")
     write_synthetic_csv(path)
-    return path, f"synthetic faces (`generate_faces`, seed 0) in the Kaggle format, gzipped"
+    return path, "synthetic faces (`generate_faces`, seed 0) in the Kaggle format, gzipped"
 
 
 def cpu_model() -> str:
@@ -491,10 +493,10 @@ def build_report(
         )
     lit, plain = pick(light, "emo1", "images_per_s"), pick(ours, "emo1", "images_per_s")
     share = "" if lit is None or plain is None else f" ({100 * lit / plain:.0f}% of our loop)"
+    rep1 = pick(rep, "emo1", "images_per_s")
     rows.append(
-        f"| train emo1 through `lightning.Trainer` (images/s) | {fmt_rate(pick(rep, 'emo1', 'images_per_s'))} "
-        f"(plain loop) | {fmt_rate(lit)}{share} | "
-        f"{fmt_ratio(lit, pick(rep, 'emo1', 'images_per_s'))} |"
+        f"| train emo1 through `lightning.Trainer` (images/s) | {fmt_rate(rep1)} (plain loop) | "
+        f"{fmt_rate(lit)}{share} | {fmt_ratio(lit, rep1)} |"
     )
     for name in ("emo1", "emo5"):
         r, o = pick(rep, name, "data_share"), pick(ours, name, "data_share")

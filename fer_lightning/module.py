@@ -41,6 +41,7 @@ def per_class_metrics(num_classes: int) -> MetricCollection:
         {
             "precision": MulticlassPrecision(num_classes, average=None),
             "recall": MulticlassRecall(num_classes, average=None),
+            "f1": MulticlassF1Score(num_classes, average=None),
         }
     )
 
@@ -56,10 +57,10 @@ class EmotionClassifier(L.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: OptimizerFactory,
+        optimizer: OptimizerFactory | None,
         scheduler: SchedulerFactory | None = None,
         scheduler_monitor: str = "val/loss",
-        class_names: Sequence[str] = EMOTIONS,
+        class_names: Sequence[str] | None = EMOTIONS,
         class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
         config: dict[str, Any] | None = None,
@@ -69,7 +70,7 @@ class EmotionClassifier(L.LightningModule):
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.class_names = tuple(class_names)
+        self.class_names = tuple(class_names or EMOTIONS)
         n = len(self.class_names)
         weight = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
@@ -83,7 +84,7 @@ class EmotionClassifier(L.LightningModule):
         return self.net(x)
 
     def _step(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
-        """-> (loss, scores for the metrics, labels).
+        """-> (loss, class probabilities, labels).
 
         A third batch item holds MixUp/CutMix soft targets for the loss. Five-dimensional input
         holds several views per face (ten-crop): their softmax is averaged, and the loss is the
@@ -98,29 +99,32 @@ class EmotionClassifier(L.LightningModule):
             )
             return loss, probs, y
         logits = self(x)
-        return self.criterion(logits, soft[0] if soft else y), logits, y
+        return self.criterion(logits, soft[0] if soft else y), logits.softmax(dim=-1), y
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
-        loss, logits, y = self._step(batch)
-        self.train_metrics(logits, y)
+        loss, probs, y = self._step(batch)
+        self.train_metrics(probs, y)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        loss, logits, y = self._step(batch)
-        self.val_metrics(logits, y)
-        self.val_per_class.update(logits, y)
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        loss, probs, y = self._step(batch)
+        self.val_metrics(probs, y)
+        self.val_per_class.update(probs, y)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True)
         for name, metric in self.val_metrics.items():
             self.log(name, metric, on_epoch=True, prog_bar=name == "val/acc")
+        # Callbacks (confusion matrix, PR curves, ...) read these in on_validation_batch_end.
+        return {"probs": probs.detach(), "labels": y}
 
-    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        loss, logits, y = self._step(batch)
-        self.test_metrics(logits, y)
-        self.test_per_class.update(logits, y)
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        loss, probs, y = self._step(batch)
+        self.test_metrics(probs, y)
+        self.test_per_class.update(probs, y)
         self.log("test/loss", loss, on_epoch=True)
         self.log_dict(self.test_metrics, on_epoch=True)
+        return {"probs": probs.detach(), "labels": y}
 
     def _log_per_class(self, metrics: MetricCollection, prefix: str) -> None:
         for name, values in metrics.compute().items():
@@ -142,6 +146,8 @@ class EmotionClassifier(L.LightningModule):
         self._log_per_class(self.test_per_class, "test")
 
     def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise RuntimeError("EmotionClassifier was built without an optimizer (inference only)")
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
