@@ -26,7 +26,8 @@ def run_dir(tmp_path_factory):
     from tests.conftest import compose_train
 
     tmp = tmp_path_factory.mktemp("run")
-    train(compose_train([*SHORT, "loss.class_weights=auto", "data.balanced_sampler=true"], tmp))
+    overrides = [*SHORT, "aug=colorjitter", "loss.class_weights=auto", "data.balanced_sampler=true"]
+    train(compose_train(overrides, tmp))
     return tmp / "run"
 
 
@@ -44,3 +45,11 @@ def test_data_pictures_and_metrics_are_in_tensorboard(run_dir):
     tags = acc.Tags()
     assert {"data/samples_per_class", "data/class_distribution"} <= set(tags["images"])
     assert {"val/acc", "val/recall/disgust", "train/loss_epoch"} <= set(tags["scalars"])
+    assert {"hp/val_acc_best", "hp/test_acc"} <= set(tags["scalars"])
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    assert b"colorjitter" in content and b"emo1" in content  # model and aug choices
+
+
+def test_loss_curves_png(run_dir):
+    with Image.open(run_dir / "curves.png") as image:
+        assert image.format == "PNG" and image.size[0] > 500
