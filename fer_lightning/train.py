@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
     fit_module = torch.compile(module) if cfg.get("compile") else module
+    started = time.perf_counter()
     trainer.fit(fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics["train_time_s"] = time.perf_counter() - started
+    metrics["params"] = float(sum(p.numel() for p in module.net.parameters()))
+    metrics["epochs"] = float(trainer.current_epoch)
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)

@@ -155,7 +155,7 @@ def test_folder_sample_trains_through_the_entry_point(train_cfg, shared_csv):
 def test_on_device_data_runs_and_refuses_workers(train_cfg):
     metrics = train(train_cfg([*TINY, "data.on_device=true"]))
     assert 0.0 <= metrics["test/acc"] <= 1.0
-    with pytest.raises(DataError, match="data.num_workers=0"):
+    with pytest.raises(DataError, match=r"data\.num_workers=0"):
         train(train_cfg([*TINY, "data.on_device=true", "data.num_workers=1"]))
 
 

@@ -1,0 +1,166 @@
+"""`python -m fer_lightning.report DIRS... [--out DIR]`: the results section, generated.
+
+Reads every run folder below the given folders (a run folder holds ``final_metrics.json`` and
+``.hydra/``) into one pandas table, and writes it as Markdown and CSV with a bar chart of test
+accuracy per configuration and an overlay of the runs' validation-accuracy curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from omegaconf import OmegaConf
+
+from fer_lightning.data.labels import EMOTIONS
+from fer_lightning.errors import UserError
+
+COLUMNS = [
+    "run",
+    "model",
+    "aug",
+    "optimizer",
+    "lr",
+    "scheduler",
+    "epochs",
+    "params",
+    "best_val_acc",
+    "test_acc",
+    "test_macro_f1",
+]
+
+
+def find_runs(paths: Iterable[Path]) -> list[Path]:
+    runs: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"{path}: no such folder")
+        runs += sorted(p.parent for p in path.rglob("final_metrics.json"))
+    if not runs:
+        raise UserError(
+            "no finished runs (folders with final_metrics.json) under "
+            + ", ".join(str(p) for p in paths)
+        )
+    return runs
+
+
+def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
+    """One table row: the run's choices from its saved config, its final metrics."""
+    metrics = json.loads((run / "final_metrics.json").read_text())
+    hydra_cfg = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra
+    choices = hydra_cfg.runtime.choices
+    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+    scheduler = choices.get("scheduler")
+    if scheduler == "step" and cfg.get("scheduler"):
+        scheduler = f"step/{cfg.scheduler.get('step_size')}"
+    row: dict[str, object] = {
+        "run": str(run.relative_to(root)) if root and run.is_relative_to(root) else run.name,
+        "model": choices.get("model"),
+        "aug": choices.get("aug"),
+        "optimizer": choices.get("optimizer"),
+        "lr": OmegaConf.select(cfg, "optimizer.lr"),
+        "scheduler": scheduler,
+        "epochs": int(metrics.get("epochs", 0)),
+        "params": int(metrics.get("params", 0)),
+        "best_val_acc": metrics.get("val/acc_best", metrics.get("val/acc")),
+        "test_acc": metrics.get("test/acc"),
+        "test_macro_f1": metrics.get("test/f1"),
+    }
+    for name in EMOTIONS:
+        row[f"recall_{name}"] = metrics.get(f"test/recall/{name}")
+    row["train_time_s"] = metrics.get("train_time_s")
+    return row
+
+
+def val_curve(run: Path) -> pd.Series | None:
+    """Validation accuracy per epoch from the run's CSV log."""
+    path = run / "csv" / "metrics.csv"
+    if not path.exists():
+        return None
+    log = pd.read_csv(path)
+    if "val/acc" not in log or "epoch" not in log:
+        return None
+    curve = log.dropna(subset=["val/acc"]).groupby("epoch")["val/acc"].last()
+    return curve if len(curve) else None
+
+
+def results_table(runs: Sequence[Path], root: Path | None = None) -> pd.DataFrame:
+    return pd.DataFrame([run_row(run, root) for run in runs])
+
+
+def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        out / "results.csv",
+        out / "results.md",
+        out / "test_accuracy.png",
+        out / "val_curves.png",
+    ]
+    table.to_csv(written[0], index=False)
+    shown = table.drop(columns=[c for c in table.columns if c.startswith("recall_")])
+    per_class = table[[c for c in table.columns if c.startswith("recall_")]]
+    markdown = [
+        shown.to_markdown(index=False, floatfmt=".4f"),
+        "",
+        "Test recall per class:",
+        "",
+        pd.concat([table[["run"]], per_class], axis=1).to_markdown(index=False, floatfmt=".3f"),
+    ]
+    written[1].write_text("\n".join(markdown) + "\n")
+
+    labels = [f"{r.model}/{r.aug}/{r.scheduler}" for r in table.itertuples()]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(table) + 2), 4))
+    bars = ax.bar(range(len(table)), table["test_acc"].fillna(0.0))
+    ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks(range(len(table)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy per configuration")
+    fig.tight_layout()
+    fig.savefig(written[2], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for run, label in zip(runs, labels, strict=True):
+        curve = val_curve(run)
+        if curve is not None:
+            ax.plot(curve.index + 1, curve.values, marker="o", markersize=2, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Validation accuracy per run")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(written[3], dpi=110)
+    plt.close(fig)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m fer_lightning.report", description=__doc__)
+    parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
+    parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    args = parser.parse_args(argv)
+    try:
+        runs = find_runs(args.dirs)
+        root = args.dirs[0] if len(args.dirs) == 1 else None
+        table = results_table(runs, root)
+        written = write_report(table, runs, args.out or args.dirs[0])
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(
+        table.drop(columns=[c for c in table.columns if c.startswith("recall_")]).to_string(
+            index=False
+        )
+    )
+    for path in written:
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Multirun sweeps, named experiments, and the results report generated from their folders."""
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fer_lightning.report import main as report_main
+from tests.test_train import run_cli
+
+SHORT = [
+    "data=synthetic",
+    "data.synthetic_size=280",
+    "data.batch_size=32",
+    "trainer=cpu",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "callbacks.progress_bar=null",
+    "callbacks.rich_summary=null",
+]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("sweep")
+    result = run_cli(["-m", "model=emo1,emo2", "aug=none,colorjitter", *SHORT], cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (cwd / "outputs" / "train" / "multiruns").iterdir()
+    return sweep_dir
+
+
+def test_two_by_two_sweep_gives_four_numbered_runs(sweep):
+    runs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [p.name for p in runs] == ["0", "1", "2", "3"]
+    for run in runs:
+        assert (run / "final_metrics.json").is_file()
+        assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
+    report_main([str(sweep), "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert len(table) == 4
+    assert sorted(zip(table.model, table.aug, strict=True)) == sorted(
+        (m, a) for m in ("emo1", "emo2") for a in ("none", "colorjitter")
+    )
+    for row in table.itertuples():
+        metrics = json.loads((sweep / str(row.run) / "final_metrics.json").read_text())
+        assert row.test_acc == pytest.approx(metrics["test/acc"])
+        assert row.best_val_acc == pytest.approx(metrics["val/acc_best"])
+        assert row.test_macro_f1 == pytest.approx(metrics["test/f1"])
+        assert row.recall_fear == pytest.approx(metrics["test/recall/fear"])
+        assert row.params == {"emo1": 374_791, "emo2": 335_367}[row.model]
+        assert row.epochs == 2
+    assert "| emo1" in (tmp_path / "results.md").read_text()
+    for name in ("test_accuracy.png", "val_curves.png"):
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "PNG"
+
+
+def test_report_without_runs_is_one_line(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        report_main([str(tmp_path)])
+    assert exit_info.value.code == 2
+
+
+def test_every_seed_experiment_composes_and_runs(tmp_path):
+    result = run_cli(
+        [
+            "-m",
+            "experiment=glob(seed_*)",
+            "data=synthetic",
+            "data.synthetic_size=280",
+            "trainer=debug",
+            "callbacks=minimal",
+            "logger=none",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    assert len([p for p in sweep_dir.iterdir() if p.is_dir()]) == 8
