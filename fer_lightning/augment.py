@@ -16,9 +16,12 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor, nn
 from torchvision.transforms import v2
-from torchvision.transforms.v2.functional import center_crop, ten_crop
+from torchvision.transforms.v2.functional import center_crop, resize, ten_crop
+
+from fer_lightning.errors import UserError
 
 CROPS = ("ten", "center", None)
+TTA = ("none", "hflip", "tencrop")
 
 
 @dataclass
@@ -36,8 +39,11 @@ class Augmentation:
     eval_crop: str | None = None
     crop_size: int = 40
     mix: nn.Module | None = None
+    tta: str = "none"
 
     def __post_init__(self) -> None:
+        if self.tta not in TTA:
+            raise UserError(f"tta={self.tta!r} is unknown: use one of {', '.join(TTA)}")
         for name in ("train_crop", "eval_crop"):
             if getattr(self, name) not in CROPS:
                 raise ValueError(f"aug.{name} must be one of {CROPS}, got {getattr(self, name)!r}")
@@ -55,10 +61,24 @@ class Augmentation:
         return x, labels, None
 
     def eval(self, x: Tensor) -> Tensor:
+        """The evaluation view(s): [B, C, h, w], or [B, V, C, h, w] whose softmax is averaged.
+
+        Test-time augmentation: ``hflip`` adds the mirror image; ``tencrop`` averages the ten
+        ``crop_size`` crops, resized back to the network's input when it was trained on whole
+        faces. A ten-crop-trained network already evaluates on its ten crops (mirrors included).
+        """
         if self.eval_crop == "ten":
             return torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1)
         if self.eval_crop == "center":
-            return center_crop(x, [self.crop_size] * 2)
+            x = center_crop(x, [self.crop_size] * 2)
+        if self.tta == "hflip":
+            return torch.stack([x, x.flip(-1)], dim=1)
+        if self.tta == "tencrop":
+            size = list(x.shape[-2:])
+            crops = torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1).flatten(0, 1)
+            if size != [self.crop_size] * 2:
+                crops = resize(crops, size, antialias=True)
+            return crops.view(x.shape[0], 10, *x.shape[1:])
         return x
 
 
@@ -74,7 +94,9 @@ def mixer(mixup_alpha: float, cutmix_alpha: float, num_classes: int) -> nn.Modul
     return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
 
 
-def build_augmentation(cfg: Mapping[str, Any] | None, num_classes: int = 7) -> Augmentation:
+def build_augmentation(
+    cfg: Mapping[str, Any] | None, num_classes: int = 7, tta: str = "none"
+) -> Augmentation:
     """The ``aug`` config (transforms, crop, mixup_alpha, cutmix_alpha) as an Augmentation."""
     cfg = cfg or {}
     transforms: Sequence[Mapping[str, Any]] = cfg.get("transforms") or []
@@ -85,4 +107,5 @@ def build_augmentation(cfg: Mapping[str, Any] | None, num_classes: int = 7) -> A
         eval_crop=crop.get("eval"),
         crop_size=crop.get("size", 40),
         mix=mixer(cfg.get("mixup_alpha", 0.0), cfg.get("cutmix_alpha", 0.0), num_classes),
+        tta=tta,
     )

@@ -81,6 +81,8 @@ class FERDataModule(L.LightningDataModule):
         self.faces: FaceSet | None = None
         self.indices: dict[str, np.ndarray] = {}
         self.datasets: dict[str, FaceTensorDataset] = {}
+        # Which split the test loop reads: evaluation of a checkpoint may ask for "val".
+        self.test_split = "test"
 
     # -- loading -----------------------------------------------------------------------------
     def load(self) -> FaceSet:
@@ -108,7 +110,7 @@ class FERDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         faces = self.load()
-        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": (self.test_split,)}.get(
             stage or "", SPLITS if stage is None else ()
         )
         for name in needed:
@@ -184,7 +186,7 @@ class FERDataModule(L.LightningDataModule):
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader(self.test_split, shuffle=False)
 
     # -- on the device -----------------------------------------------------------------------
     def preprocess(

@@ -1,0 +1,85 @@
+"""Evaluating checkpoints: the same test accuracy as training logged, TTA, ensembles."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from fer_lightning.augment import Augmentation
+from fer_lightning.checkpoints import load_classifier
+from fer_lightning.evaluate import evaluate
+from fer_lightning.train import train
+from tests.conftest import compose_train
+
+RUN = [
+    "data=synthetic",
+    "data.synthetic_size=420",
+    "data.batch_size=32",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "callbacks=minimal",
+    "logger=none",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    runs = []
+    for model in ("emo1", "emo2"):
+        tmp = tmp_path_factory.mktemp(model)
+        metrics = train(compose_train([*RUN, f"model={model}"], tmp))
+        (best,) = (tmp / "run" / "checkpoints").glob("epoch*.ckpt")
+        runs.append((best, metrics))
+    return runs
+
+
+def test_eval_reproduces_the_test_accuracy_of_training(trained, tmp_path):
+    ckpt, metrics = trained[0]
+    result = evaluate(compose_train([f"ckpt_path={ckpt}"], tmp_path, "eval"))
+    assert result["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["metrics"]["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+
+
+def test_eval_of_the_validation_split_and_with_tta(trained, tmp_path):
+    ckpt, metrics = trained[0]
+    val = evaluate(compose_train([f"ckpt_path={ckpt}", "split=val"], tmp_path, "eval"))
+    assert val["test/acc"] == pytest.approx(metrics["val/acc_best"], abs=1e-6)
+    for tta in ("hflip", "tencrop"):
+        result = evaluate(compose_train([f"ckpt_path={ckpt}", f"tta={tta}"], tmp_path, "eval"))
+        assert 0.0 <= result["test/acc"] <= 1.0
+
+
+def test_ensemble_of_two_checkpoints(trained, tmp_path):
+    paths = ",".join(str(c) for c, _ in trained)
+    result = evaluate(compose_train([f"ckpt_path=[{paths}]"], tmp_path, "eval"))
+    assert 0.0 <= result["test/acc"] <= 1.0
+
+
+def test_tta_views_and_hflip_of_a_symmetric_face(trained):
+    module, _ = load_classifier(trained[0][0])
+    x = torch.rand(4, 3, 48, 24)
+    x = torch.cat([x, x.flip(-1)], dim=-1)  # mirror-symmetric faces
+    assert Augmentation(tta="hflip").eval(x).shape == (4, 2, 3, 48, 48)
+    assert Augmentation(tta="tencrop").eval(x).shape == (4, 10, 3, 48, 48)
+    y = torch.zeros(4, dtype=torch.int64)
+    with torch.no_grad():
+        _, plain, _ = module._step((x, y))
+        _, flipped, _ = module._step((Augmentation(tta="hflip").eval(x), y))
+    torch.testing.assert_close(flipped, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_missing_checkpoint_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_lightning.eval", f"ckpt_path={tmp_path}/nope.ckpt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "nope.ckpt: no such checkpoint" in result.stderr
