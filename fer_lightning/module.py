@@ -73,6 +73,7 @@ class EmotionClassifier(L.LightningModule):
         self.class_names = tuple(class_names or EMOTIONS)
         n = len(self.class_names)
         weight = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        self._epoch_start: float | None = None  # unset when a run resumes mid-epoch
         self.criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.train_metrics = summary_metrics(n, "train")
         self.val_metrics = summary_metrics(n, "val")
@@ -137,7 +138,8 @@ class EmotionClassifier(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         # Training time of the epoch alone (validation excluded), for speed comparisons.
-        self.log("time/train_epoch_s", time.perf_counter() - self._epoch_start)
+        if self._epoch_start is not None:
+            self.log("time/train_epoch_s", time.perf_counter() - self._epoch_start)
 
     def on_validation_epoch_end(self) -> None:
         self._log_per_class(self.val_per_class, "val")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 import warnings
@@ -18,6 +17,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from fer_lightning import runs
 from fer_lightning.augment import build_augmentation
 from fer_lightning.errors import UserError
 from fer_lightning.module import EmotionClassifier
@@ -28,7 +28,9 @@ log = logging.getLogger("fer_lightning")
 def register_resolvers() -> None:
     """Config resolvers of the project; needed before Hydra composes the run folder's name."""
     # The run folder's name carries the process id: two runs started in the same second differ.
-    OmegaConf.register_new_resolver("fer_pid", os.getpid, replace=True)
+    OmegaConf.register_new_resolver("fer_pid", runs.pid, replace=True)
+    OmegaConf.register_new_resolver("fer_run_dir", runs.run_dir, replace=True)
+    OmegaConf.register_new_resolver("fer_hydra_subdir", runs.hydra_subdir, replace=True)
 
 
 register_resolvers()
@@ -79,9 +81,13 @@ def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) as configured; returns the final metrics by name."""
+    output_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ckpt_path"):
+        checkpoint = runs.resolve_checkpoint(cfg.ckpt_path, output_dir)
+        cfg = runs.resume_config(cfg, checkpoint)
+        log.info("Resuming %s", checkpoint)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
     log.info("Run folder: %s", output_dir)
 
     augmentation = build_augmentation(cfg.aug, num_classes=cfg.model.num_classes)
@@ -104,7 +110,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics["train_time_s"] = time.perf_counter() - started
     metrics["params"] = float(sum(p.numel() for p in module.net.parameters()))
     metrics["epochs"] = float(trainer.current_epoch)
-    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
 

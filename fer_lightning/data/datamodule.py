@@ -9,7 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fer_lightning.augment import Augmentation
 from fer_lightning.data.faces import FaceSet
@@ -35,6 +35,31 @@ class FaceTensorDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         index = torch.as_tensor(indices)
         return self.images[index], self.labels[index]
+
+
+class EpochSampler(Sampler[int]):
+    """A random order (or a class-balanced draw) that depends on (seed, epoch) only.
+
+    Lightning draws the first epoch's order of every fit before any epoch hook runs; with the
+    global RNG that would make a resumed run shuffle differently from an uninterrupted one.
+    Lightning calls ``set_epoch`` before each later epoch.
+    """
+
+    def __init__(self, size: int, seed: int, epoch: int = 0, weights: Tensor | None = None):
+        self.size, self.seed, self.epoch, self.weights = size, seed, epoch, weights
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
+        if self.weights is None:
+            return iter(torch.randperm(self.size, generator=generator).tolist())
+        draw = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
+        return iter(draw.tolist())
 
 
 def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -71,6 +96,7 @@ class FERDataModule(L.LightningDataModule):
         synthetic_size: int = 10_000,
         synthetic_seed: int = 0,
         balanced_sampler: bool = False,
+        shuffle_seed: int = 0,
         on_device: bool = False,
         channels_last: bool = False,
         augmentation: Augmentation | None = None,
@@ -156,37 +182,39 @@ class FERDataModule(L.LightningDataModule):
                 "data.on_device=true gathers batches on the device: set data.num_workers=0"
             )
 
-    def _loader(
-        self, name: str, shuffle: bool, sampler: WeightedRandomSampler | None = None
-    ) -> DataLoader:
+    def _loader(self, name: str, sampler: Sampler | None = None) -> DataLoader:
         self._check_options()
         hp = self.hparams
         batch_size = hp.batch_size if name == "train" else (hp.eval_batch_size or hp.batch_size)
         return DataLoader(
             self.dataset(name),
             batch_size=batch_size,
-            shuffle=shuffle and sampler is None,
             sampler=sampler,
             collate_fn=keep_batch,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory and not hp.on_device,
             persistent_workers=hp.num_workers > 0,
+            # Its own generator: creating an iterator then draws nothing from the global RNG,
+            # which a resumed run does at another moment than an uninterrupted one.
+            generator=torch.Generator().manual_seed(hp.shuffle_seed),
         )
 
     def train_dataloader(self) -> DataLoader:
-        sampler = None
+        labels = self.dataset("train").labels
+        weights = None
         if self.hparams.balanced_sampler:
             # Each class drawn equally often on average: weight every face by 1 / its class size.
-            labels = self.dataset("train").labels
-            per_class = torch.bincount(labels, minlength=len(self.class_counts())).double()
-            sampler = WeightedRandomSampler(1.0 / per_class[labels], num_samples=len(labels))
-        return self._loader("train", shuffle=True, sampler=sampler)
+            per_class = torch.bincount(labels.cpu(), minlength=len(self.class_counts())).double()
+            weights = 1.0 / per_class[labels.cpu()]
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        sampler = EpochSampler(len(labels), self.hparams.shuffle_seed, epoch, weights)
+        return self._loader("train", sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_split, shuffle=False)
+        return self._loader(self.test_split)
 
     # -- on the device -----------------------------------------------------------------------
     def preprocess(

@@ -21,8 +21,10 @@ def imbalanced_csv(write_csv):
 
 def drawn_counts(dm: FERDataModule, epochs: int = 20) -> np.ndarray:
     counts = np.zeros(7)
-    for _ in range(epochs):
-        for _, labels in dm.train_dataloader():
+    loader = dm.train_dataloader()
+    for epoch in range(epochs):
+        loader.sampler.set_epoch(epoch)  # as Lightning does before each epoch
+        for _, labels in loader:
             counts += np.bincount(labels.numpy(), minlength=7)
     return counts / counts.sum()
 

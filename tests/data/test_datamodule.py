@@ -94,3 +94,16 @@ def test_challenge_train_csv_needs_the_random_split(write_csv):
     dm = FERDataModule(path=str(path), split="random")
     dm.setup("fit")
     assert len(dm.indices["train"]) + len(dm.indices["val"]) + len(dm.indices["test"]) == 50
+
+
+def test_training_order_depends_on_seed_and_epoch_only(csv_path):
+    dm = FERDataModule(path=str(csv_path), batch_size=300, shuffle_seed=3)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+
+    def order(epoch):
+        loader.sampler.set_epoch(epoch)
+        torch.manual_seed(epoch + 100)  # the global RNG must not matter
+        return torch.cat([y for _, y in loader])
+
+    assert torch.equal(order(1), order(1)) and not torch.equal(order(1), order(2))

@@ -1,0 +1,92 @@
+"""Run folders: a new one per run, the old one for a resumed run; the config a resume uses.
+
+``ckpt_path=last`` resumes the newest run under ``outputs/<task>/runs`` that has a
+``checkpoints/last.ckpt``; ``ckpt_path=<run>/checkpoints/<file>.ckpt`` resumes that run. Either
+way the run continues in its own folder, with the config saved in its checkpoint (command-line
+``key=value`` overrides still apply, e.g. more epochs), and Hydra's record of the resumed
+launch goes to ``.hydra/resumed_<time>`` beside the original one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from fer_lightning.checkpoints import read_checkpoint
+from fer_lightning.errors import UserError
+
+GROUPS = (
+    "data",
+    "model",
+    "aug",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "paths",
+    "hydra",
+    "experiment",
+)
+
+
+def latest_run(runs_dir: Path) -> Path | None:
+    """The most recently written run folder that can be resumed."""
+    candidates = [p.parent.parent for p in runs_dir.glob("*/checkpoints/last.ckpt")]
+    return max(
+        candidates, key=lambda p: (p / "checkpoints/last.ckpt").stat().st_mtime, default=None
+    )
+
+
+def run_dir(runs_dir: str, new_name: str, ckpt_path: str | None) -> str:
+    """The folder of this run: a new one, or the resumed run's own (a Hydra resolver)."""
+    if ckpt_path == "last":
+        found = latest_run(Path(runs_dir))
+        if found is not None:
+            return str(found)
+    elif ckpt_path:
+        path = Path(ckpt_path)
+        if path.parent.name == "checkpoints" and (path.parent.parent / ".hydra").is_dir():
+            return str(path.parent.parent)
+    return f"{runs_dir}/{new_name}"
+
+
+def hydra_subdir(ckpt_path: str | None, stamp: str) -> str:
+    """Hydra's record of this launch: ``.hydra``, or beside it for a resumed run."""
+    return f".hydra/resumed_{stamp}" if ckpt_path else ".hydra"
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def resolve_checkpoint(option: str, output_dir: Path) -> Path:
+    if option == "last":
+        path = output_dir / "checkpoints" / "last.ckpt"
+        if not path.exists():
+            raise UserError(
+                f"ckpt_path=last: no run with checkpoints/last.ckpt under "
+                f"{output_dir.parent}; pass ckpt_path=<run>/checkpoints/last.ckpt"
+            )
+        return path
+    return Path(option).expanduser()
+
+
+def resume_config(cfg: DictConfig, checkpoint: Path) -> DictConfig:
+    """The checkpoint's own run config, with this command line's ``key=value`` overrides."""
+    saved = OmegaConf.create(read_checkpoint(checkpoint)["hyper_parameters"]["config"])
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    changed_groups = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GROUPS]
+    if changed_groups:
+        raise UserError(
+            f"resuming keeps the run's config groups; {', '.join(changed_groups)} "
+            "cannot change (override single values instead, e.g. "
+            "trainer.max_epochs=60)"
+        )
+    resumed = OmegaConf.merge(saved, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
+    resumed.ckpt_path = str(checkpoint)
+    resumed.paths.output_dir = cfg.paths.output_dir
+    return resumed
