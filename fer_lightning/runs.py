@@ -9,7 +9,15 @@ launch goes to ``.hydra/resumed_<time>`` beside the original one.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import importlib.metadata
+import json
 import os
+import platform
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -90,3 +98,62 @@ def resume_config(cfg: DictConfig, checkpoint: Path) -> DictConfig:
     resumed.ckpt_path = str(checkpoint)
     resumed.paths.output_dir = cfg.paths.output_dir
     return resumed
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit of the checkout ``path`` lies in ("+dirty" with local changes), if any."""
+    try:
+        run = functools.partial(
+            subprocess.run, capture_output=True, text=True, timeout=10, cwd=path, check=True
+        )
+        commit = run(["git", "rev-parse", "HEAD"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def run_info() -> dict[str, object]:
+    """What it takes to repeat a run: the command, the versions, the code's commit, the machine."""
+    import torch
+
+    versions = {"python": platform.python_version()}
+    for package in (
+        "fer_lightning",
+        "torch",
+        "torchvision",
+        "lightning",
+        "hydra-core",
+        "omegaconf",
+        "torchmetrics",
+        "kornia",
+        "numpy",
+        "pandas",
+    ):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "cwd": os.getcwd(),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "versions": versions,
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+        "machine": {
+            "host": platform.node(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        },
+    }
+
+
+def write_run_info(output_dir: Path) -> Path:
+    """``run_info.json`` beside Hydra's record of this launch (a resume gets its own)."""
+    subdir = HydraConfig.get().output_subdir if HydraConfig.initialized() else None
+    path = output_dir / (subdir or ".hydra") / "run_info.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run_info(), indent=2) + "\n")
+    return path

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning import runs
@@ -89,6 +90,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     log.info("Run folder: %s", output_dir)
+    if rank_zero_only.rank == 0:
+        runs.write_run_info(output_dir)
 
     augmentation = build_augmentation(cfg.aug, num_classes=cfg.model.num_classes)
     # Through a partial: instantiate would turn the Augmentation dataclass into a config node.

@@ -83,7 +83,7 @@ def compose_train(overrides: Sequence[str], tmp_path: Path, config: str = "train
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(tmp_path / "run")
         cfg.hydra.job.num = 0
-    (tmp_path / "run").mkdir(exist_ok=True)
+    (tmp_path / "run").mkdir(parents=True, exist_ok=True)
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         del cfg.hydra

@@ -1,5 +1,8 @@
 """A short real run writes its pictures as files and into TensorBoard."""
 
+import importlib.metadata
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -53,3 +56,25 @@ def test_data_pictures_and_metrics_are_in_tensorboard(run_dir):
 def test_loss_curves_png(run_dir):
     with Image.open(run_dir / "curves.png") as image:
         assert image.format == "PNG" and image.size[0] > 500
+
+
+def test_same_seed_same_metrics_and_run_info(tmp_path):
+    from tests.conftest import compose_train
+
+    args = [
+        *[a for a in SHORT if not a.startswith("callbacks.")],
+        "aug=standard",
+        "aug.mixup_alpha=0.2",
+        "callbacks=minimal",
+        "logger=none",
+    ]
+    first = train(compose_train(args, tmp_path / "a"))
+    second = train(compose_train(args, tmp_path / "b"))
+    timing = {"train_time_s", "time/train_epoch_s"}
+    assert {k: v for k, v in first.items() if k not in timing} == {
+        k: v for k, v in second.items() if k not in timing
+    }
+    info = json.loads((tmp_path / "a" / "run" / ".hydra" / "run_info.json").read_text())
+    assert info["versions"]["torch"] == importlib.metadata.version("torch")
+    assert info["command"] and info["machine"]["cpus"] >= 1
+    assert info["git_commit"] is None or len(info["git_commit"].split("+")[0]) == 40
