@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FER_CSV ?= ../shared/data/fer2013/fer2013_dev.csv.gz
 ARGS   ?=
 
-.PHONY: install demo test test-all train tensorboard lint format clean
+.PHONY: install demo test test-all train bench tensorboard lint format clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ test-all: install  ## everything, slow tests included
 
 train: install  ## train on the real CSV (FER_CSV=path), development split
 	$(BIN)/python -m fer_lightning data=fer2013_dev data.path=$(FER_CSV) $(ARGS)
+
+bench: install  ## the report's pipeline against ours, side by side (benchmarks/results.md)
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs --bind_all

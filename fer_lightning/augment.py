@@ -52,13 +52,14 @@ class Augmentation:
         """-> (faces, labels, soft targets of MixUp/CutMix or None)."""
         if self.transforms is not None:
             x = self.transforms.to(x.device)(x)
+        soft = None
+        if self.mix is not None:  # before cropping: mix two faces, not one face's own crops
+            x, soft = self.mix(x, labels)
         if self.train_crop == "ten":
             x = torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1).flatten(0, 1)
             labels = labels.repeat_interleave(10)
-        if self.mix is not None:
-            x, soft = self.mix(x, labels)
-            return x, labels, soft
-        return x, labels, None
+            soft = None if soft is None else soft.repeat_interleave(10, dim=0)
+        return x, labels, soft
 
     def eval(self, x: Tensor) -> Tensor:
         """The evaluation view(s): [B, C, h, w], or [B, V, C, h, w] whose softmax is averaged.

@@ -1,5 +1,6 @@
 """Networks: plain nn.Modules with named stages, no Lightning and no config inside."""
 
+from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.seed_cnns import (
     Emo2CNN,
     Emo3CNN,
@@ -9,5 +10,16 @@ from fer_lightning.models.seed_cnns import (
     EmoCNN,
     SeedCNN,
 )
+from fer_lightning.models.vgg_fer import VggFER
 
-__all__ = ["Emo2CNN", "Emo3CNN", "Emo4CNN", "Emo5CNN", "Emo6CNN", "EmoCNN", "SeedCNN"]
+__all__ = [
+    "Emo2CNN",
+    "Emo3CNN",
+    "Emo4CNN",
+    "Emo5CNN",
+    "Emo6CNN",
+    "EmoCNN",
+    "ResNetFER",
+    "SeedCNN",
+    "VggFER",
+]

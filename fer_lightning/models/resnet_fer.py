@@ -1,0 +1,87 @@
+"""ResNet-18 for 40-48 px faces: torchvision's BasicBlock behind a CIFAR-style stem.
+
+The ImageNet stem (7x7 stride-2 conv, then a stride-2 max pool) would shrink a 48 px face to
+12 px before the first block, and the last stage would see 2x2 maps. A 3x3 stride-1 conv
+without pooling keeps the full resolution for stage 1, so the stages see 48-24-12-6 px (40 px
+ten-crops: 40-20-10-5). The blocks are imported from torchvision, not copied, so they stay
+torchvision's (and their state-dict keys match torchvision's ``layerN.i.*`` inside each stage).
+11,172,423 parameters with 3 input channels and 7 classes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import Tensor, nn
+from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
+
+WIDTHS = (64, 128, 256, 512)
+BLOCKS = (2, 2, 2, 2)  # ResNet-18
+
+
+def resnet_stage(in_channels: int, width: int, blocks: int, stride: int) -> nn.Sequential:
+    """torchvision's ``_make_layer`` for BasicBlock: a 1x1 projection where the shape changes."""
+    downsample = None
+    if stride != 1 or in_channels != width:
+        downsample = nn.Sequential(conv1x1(in_channels, width, stride), nn.BatchNorm2d(width))
+    layers = [BasicBlock(in_channels, width, stride, downsample)]
+    layers += [BasicBlock(width, width) for _ in range(blocks - 1)]
+    return nn.Sequential(*layers)
+
+
+class ResNetFER(nn.Module):
+    """``features.stem``, ``features.stage1..4``, then ``classifier`` (pool, flatten, drop, fc).
+
+    ``zero_init_residual`` zeroes the last BN of each block so every block starts as the
+    identity: the deep net trains like a shallow one at first, which helps short schedules
+    (Goyal et al. 2017). ``input_size`` is not needed (global average pooling takes any size);
+    it is accepted so every model config has the same interface, and checked to be poolable.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 7,
+        input_size: int = 48,
+        dropout: float = 0.0,
+        zero_init_residual: bool = True,
+    ) -> None:
+        super().__init__()
+        if input_size < 2 ** (len(WIDTHS) - 1):
+            raise ValueError(f"input_size {input_size} is below 8: three stride-2 stages need 8")
+        stages: OrderedDict[str, nn.Module] = OrderedDict(
+            stem=nn.Sequential(
+                OrderedDict(
+                    conv=conv3x3(in_channels, WIDTHS[0]),
+                    bn=nn.BatchNorm2d(WIDTHS[0]),
+                    relu=nn.ReLU(inplace=True),
+                )
+            )
+        )
+        channels = WIDTHS[0]
+        for i, (width, blocks) in enumerate(zip(WIDTHS, BLOCKS, strict=True), start=1):
+            stages[f"stage{i}"] = resnet_stage(channels, width, blocks, stride=1 if i == 1 else 2)
+            channels = width
+        self.features = nn.Sequential(stages)
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                pool=nn.AdaptiveAvgPool2d(1),
+                flatten=nn.Flatten(),
+                drop=nn.Dropout(dropout),
+                fc=nn.Linear(channels, num_classes),
+            )
+        )
+        # torchvision ResNet's initialization.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, BasicBlock):
+                    nn.init.zeros_(m.bn2.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))
