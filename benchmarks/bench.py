@@ -1,6 +1,6 @@
 """The seed report's pipeline against fer_lightning's, measured side by side in one run.
 
-    python benchmarks/bench.py [--csv PATH] [--quick]
+    python benchmarks/bench.py [--csv PATH] [--quick] [--wait-quiet S]
 
 Why a script and not a claim: every speed-up the project states (CSV parse, parse-once cache,
 batched input pipeline on the device, channels-last, transparent huge pages) is measured here
@@ -53,12 +53,41 @@ TRAIN_ROWS = 28_709  # its Training rows (the rest PublicTest), as in FER2013
 BATCH = 1024
 JSON_TAG = "BENCH_JSON "
 WORKER_TIMEOUT_S = 1200
-START = time.perf_counter()
+START = float(os.environ.get("FER_BENCH_T0", time.time()))  # workers share the main clock
 
 
 def say(message: str) -> None:
     """Progress on stderr, with the seconds since the benchmark started."""
-    print(f"[bench {time.perf_counter() - START:6.1f}s] {message}", file=sys.stderr, flush=True)
+    print(f"[bench {time.time() - START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class CpuWatch:
+    """How much CPU other processes took while we measured (this machine is shared).
+
+    From /proc/stat (all busy time) minus this process's and its children's CPU time, as a
+    share of the machine's capacity over the interval; None where /proc/stat is missing.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = sum(fields[:3]) + sum(fields[5:8])  # user nice system, irq softirq steal
+        t = os.times()
+        own = t.user + t.system + t.children_user + t.children_system
+        return busy / os.sysconf("SC_CLK_TCK"), own, time.monotonic()
+
+    def others(self) -> float | None:
+        end = self._sample()
+        if self.start is None or end is None or end[2] <= self.start[2]:
+            return None
+        busy, own, wall = (e - s for e, s in zip(end, self.start, strict=True))
+        return max(0.0, busy - own) / (wall * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -75,13 +104,13 @@ class Plan:
 
 def make_plan(quick: bool) -> Plan:
     """The full plan, or (``--quick``) half of every timed count, rounded up."""
-    steps = {"emo1": 6, "emo5": 3}
-    report_input, ours_input = 8, 16
+    steps = {"emo1": 8, "emo5": 4}
+    report_input, ours_input = 8, 64  # ours takes ~10 ms a batch: more batches, less jitter
     if quick:
         steps = {k: math.ceil(v / 2) for k, v in steps.items()}
         report_input, ours_input = report_input // 2, ours_input // 2
     return Plan(
-        input_warmup=1,
+        input_warmup=4,
         report_input_batches=report_input,
         ours_input_batches=ours_input,
         warmup={"emo1": 2, "emo5": 1},
@@ -110,8 +139,11 @@ def report_pil_images(img_array: np.ndarray) -> list[Any]:
     return [Image.fromarray(image).convert("RGB") for image in img_array]
 
 
-def report_loader(pil_images: list[Any], labels: np.ndarray) -> Any:
-    """The report's per-image torchvision transforms in a DataLoader (batch 1024, no workers)."""
+def report_loader(pil_images: list[Any], labels: np.ndarray, jitter: bool = True) -> Any:
+    """The report's per-image torchvision transforms in a DataLoader (batch 1024, no workers).
+
+    ``jitter=False`` drops the ColorJitter: a diagnostic, to see the pipeline's own cost.
+    """
     from torch.utils.data import DataLoader, Dataset
     from torchvision import transforms
 
@@ -130,7 +162,7 @@ def report_loader(pil_images: list[Any], labels: np.ndarray) -> Any:
             transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
             transforms.ToTensor(),
             transforms.Normalize(mean=[0.5], std=[0.5]),
-        ]
+        ][0 if jitter else 1 :]
     )
     dataset = CustomDataset(pil_images, labels, transform=tf)
     return DataLoader(dataset, batch_size=BATCH, shuffle=True)
@@ -269,6 +301,11 @@ def worker_report(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         lambda: next(batches), plan.input_warmup, plan.report_input_batches
     )
     say(f"[report] input pipeline {result['input_images_per_s']:,.0f} images/s")
+    plain = endless(report_loader(pil_images, labels, jitter=False))
+    result["input_plain_images_per_s"] = time_input(
+        lambda: next(plain), plan.input_warmup, plan.report_input_batches
+    )
+    say(f"[report] input pipeline without jitter {result['input_plain_images_per_s']:,.0f}")
     for name in ("emo1", "emo5"):
         batches = endless(loader)
         result[name] = time_training(
@@ -283,6 +320,8 @@ def worker_report(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
 
 def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     """Our side: cached uint8 faces, whole-batch gathers, ``preprocess`` on the batch."""
+    from fer_lightning.augment import Augmentation
+
     dm = our_datamodule(args.csv, args.cache_dir)
     loader = dm.train_dataloader()
     say(f"[ours] {len(dm.dataset('train')):,} training faces from the cache")
@@ -297,6 +336,12 @@ def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "input_images_per_s": time_input(next_batch, plan.input_warmup, plan.ours_input_batches)
     }
     say(f"[ours] input pipeline {result['input_images_per_s']:,.0f} images/s")
+    jitter, dm.augmentation = dm.augmentation, Augmentation()
+    result["input_plain_images_per_s"] = time_input(
+        next_batch, plan.input_warmup, plan.ours_input_batches
+    )
+    dm.augmentation = jitter
+    say(f"[ours] input pipeline without jitter {result['input_plain_images_per_s']:,.0f}")
     for name in ("emo1", "emo5"):
         batches = endless(loader)
         net = network(name, channels_last=True)
@@ -309,6 +354,7 @@ def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
 def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     """Ours through a real ``lightning.Trainer`` fit of EmotionClassifier (emo1)."""
     import functools
+    import logging
     import warnings
 
     import lightning as L
@@ -316,6 +362,7 @@ def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
 
     from fer_lightning.module import EmotionClassifier
 
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no banner on stdout
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*")
     warmup, steps = plan.warmup["emo1"], plan.steps["emo1"]
@@ -374,12 +421,13 @@ WORKER_THP = {"report": "0", "ours": "1", "lightning": "1"}
 
 def run_worker(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any] | None:
     """Start ``--worker name`` with its THP setting fixed before torch loads; its JSON or None."""
-    env = dict(os.environ, THP_MEM_ALLOC_ENABLE=WORKER_THP[name])
+    env = dict(os.environ, THP_MEM_ALLOC_ENABLE=WORKER_THP[name], FER_BENCH_T0=str(START))
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", name, *extra]
     if args.quick:
         command.append("--quick")
+    wait_quiet(args.wait_quiet)
     say(f"worker {name} (THP_MEM_ALLOC_ENABLE={WORKER_THP[name]}) ...")
-    start = time.perf_counter()
+    start, watch = time.perf_counter(), CpuWatch()
     try:
         done = subprocess.run(
             command,
@@ -397,8 +445,41 @@ def run_worker(name: str, args: argparse.Namespace, extra: list[str]) -> dict[st
     if done.returncode != 0 or not lines:
         say(f"worker {name} failed (exit {done.returncode}): left out")
         return None
-    say(f"worker {name} done in {time.perf_counter() - start:.0f} s")
-    return json.loads(lines[-1][len(JSON_TAG) :])
+    result = json.loads(lines[-1][len(JSON_TAG) :])
+    result["others_cpu"] = watch.others()
+    say(f"worker {name} done in {time.perf_counter() - start:.0f} s{busy(result['others_cpu'])}")
+    return result
+
+
+def measure(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any] | None:
+    """One worker; with ``--wait-quiet``, once more if other processes disturbed it."""
+    result = run_worker(name, args, extra)
+    if args.wait_quiet and result and (result["others_cpu"] or 0) >= 0.05:
+        say(f"worker {name} was disturbed: running it once more")
+        again = run_worker(name, args, extra)
+        if again and (again["others_cpu"] or 0) < (result["others_cpu"] or 0):
+            result = again
+    return result
+
+
+def wait_quiet(limit_s: float) -> None:
+    """Wait, at most ``limit_s``, until other processes leave the CPU alone for 5 s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        watch = CpuWatch()
+        time.sleep(5)
+        share = watch.others()
+        if share is None or share < 0.05:
+            return
+        say(f"other processes use {100 * share:.0f}% of the CPU: waiting for quiet")
+    say("the CPU stayed busy: measuring anyway")
+
+
+def busy(share: float | None) -> str:
+    """A warning when other processes took a noticeable share of the CPU."""
+    if share is None or share < 0.05:
+        return ""
+    return f" -- other processes used {100 * share:.0f}% of the CPU meanwhile: numbers disturbed"
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -450,6 +531,10 @@ def fmt_rate(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:,.0f}"
 
 
+def fmt_pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
+
+
 def fmt_ratio(num: float | None, den: float | None) -> str:
     if num is None or den is None or den == 0:
         return "n/a"
@@ -465,73 +550,95 @@ def pick(result: dict[str, Any] | None, *keys: str) -> Any:
     return result
 
 
+def row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def build_report(
-    header: list[str], loads: dict[str, float], workers: dict[str, Any], plan: Plan
+    header: list[str], loads: dict[str, Any], workers: dict[str, Any], plan: Plan
 ) -> str:
     """The Markdown header, table and notes."""
     rep, ours, light = workers.get("report"), workers.get("ours"), workers.get("lightning")
+    parse, parsed, cached = loads["report_parse"], loads["ours_parse"], loads["ours_cached"]
     rows = [
-        "| what | report's way | ours | ratio |",
-        "|---|---|---|---|",
-        f"| load CSV, cold: parse all rows (s) | {fmt_s(loads['report_parse'])} | "
-        f"{fmt_s(loads['ours_parse'])} | {fmt_ratio(loads['report_parse'], loads['ours_parse'])} |",
-        f"| load CSV, cached: parse-once cache, 2nd call (s) | {fmt_s(loads['report_parse'])} "
-        f"(no cache) | {fmt_s(loads['ours_cached'])} | "
-        f"{fmt_ratio(loads['report_parse'], loads['ours_cached'])} |",
-        f"| report's extra load step: list of PIL images (s) | {fmt_s(pick(rep, 'pil_s'))} | "
-        "none | - |",
-        f"| input pipeline with ColorJitter, batch {BATCH} (images/s) | "
-        f"{fmt_rate(pick(rep, 'input_images_per_s'))} | "
-        f"{fmt_rate(pick(ours, 'input_images_per_s'))} | "
-        f"{fmt_ratio(pick(ours, 'input_images_per_s'), pick(rep, 'input_images_per_s'))} |",
+        row("what", "report's way", "ours", "ratio"),
+        row("---", "---", "---", "---"),
+        row(
+            "load CSV, cold: parse all rows", fmt_s(parse), fmt_s(parsed), fmt_ratio(parse, parsed)
+        ),
+        row(
+            "load CSV, cached: parse-once cache, 2nd call",
+            f"{fmt_s(parse)} (no cache)",
+            fmt_s(cached),
+            fmt_ratio(parse, cached),
+        ),
+        row("report's extra load step: list of PIL images", fmt_s(pick(rep, "pil_s")), "none", "-"),
     ]
+    for key, what in (
+        ("input_images_per_s", f"input pipeline with ColorJitter, batch {BATCH} (images/s)"),
+        ("input_plain_images_per_s", "(diagnostic) input pipeline without ColorJitter (images/s)"),
+    ):
+        r, o = pick(rep, key), pick(ours, key)
+        rows.append(row(what, fmt_rate(r), fmt_rate(o), fmt_ratio(o, r)))
     for name in ("emo1", "emo5"):
         r, o = pick(rep, name, "images_per_s"), pick(ours, name, "images_per_s")
-        rows.append(
-            f"| train step {name}, end to end, batch {BATCH} (images/s) | {fmt_rate(r)} | "
-            f"{fmt_rate(o)} | {fmt_ratio(o, r)} |"
-        )
+        what = f"train step {name}, end to end, batch {BATCH} (images/s)"
+        rows.append(row(what, fmt_rate(r), fmt_rate(o), fmt_ratio(o, r)))
     lit, plain = pick(light, "emo1", "images_per_s"), pick(ours, "emo1", "images_per_s")
-    share = "" if lit is None or plain is None else f" ({100 * lit / plain:.0f}% of our loop)"
+    of_plain = "" if lit is None or plain is None else f" ({100 * lit / plain:.0f}% of our loop)"
     rep1 = pick(rep, "emo1", "images_per_s")
     rows.append(
-        f"| train emo1 through `lightning.Trainer` (images/s) | {fmt_rate(rep1)} (plain loop) | "
-        f"{fmt_rate(lit)}{share} | {fmt_ratio(lit, rep1)} |"
+        row(
+            "train emo1 through `lightning.Trainer` (images/s)",
+            f"{fmt_rate(rep1)} (plain loop)",
+            fmt_rate(lit) + of_plain,
+            fmt_ratio(lit, rep1),
+        )
     )
     for name in ("emo1", "emo5"):
-        r, o = pick(rep, name, "data_share"), pick(ours, name, "data_share")
         rows.append(
-            f"| data share of the {name} step: batch + preprocess / step (%) | "
-            f"{'n/a' if r is None else f'{100 * r:.1f}%'} | "
-            f"{'n/a' if o is None else f'{100 * o:.1f}%'} | - |"
+            row(
+                f"data share of the {name} step: (batch + preprocess) / step",
+                fmt_pct(pick(rep, name, "data_share")),
+                fmt_pct(pick(ours, name, "data_share")),
+                "-",
+            )
         )
+    threads = ", ".join(f"{side} {pick(w, 'env', 'threads')}" for side, w in workers.items() if w)
     thp = ", ".join(
         f"{side} {pick(workers.get(side), 'env', 'huge_pages_mb') or 0:.0f} MB"
         for side in ("report", "ours")
         if workers.get(side)
     )
+    others = {"loads": loads.get("others_cpu")} | {
+        name: pick(w, "others_cpu") for name, w in workers.items()
+    }
     notes = [
         "",
         "Notes:",
-        "- Both sides: float32, torch's default thread count (both sides report "
-        f"{', '.join(str(pick(w, 'env', 'threads')) for w in workers.values() if w)}), "
-        "the same seeded initial weights, a plain loop (forward, CrossEntropyLoss, backward, "
-        "Adam lr 1e-3), each side in its own process.",
-        "- Report's side: per-row `split` parse, PIL list, torchvision per-image "
-        "ColorJitter/ToTensor/Normalize in a `DataLoader` (batch 1024, shuffle, no workers), "
-        "network contiguous (its `x.view` flatten fails on channels-last), "
-        "THP_MEM_ALLOC_ENABLE=0. The project's EmoCNN/Emo5CNN stand in for its networks "
-        "(identical layers and parameter counts).",
-        "- Ours: `read_fer_csv` / `load_faces` cache, `FERDataModule` batches + "
-        "`preprocess(train=True)` with kornia ColorJitter (`aug=colorjitter`), channels-last "
-        f"network and input, THP_MEM_ALLOC_ENABLE=1. Huge-page-backed memory at the end: {thp}.",
+        f"- Both sides: float32, torch's default thread count ({threads}), the same seeded "
+        "initial weights, a plain loop (forward, CrossEntropyLoss, backward, Adam lr 1e-3), "
+        "each side in its own process. Ratios: report/ours for seconds, ours/report for rates.",
+        "- Report's way, reimplemented from its description: pandas + per-row `split` into "
+        "float32, a list of PIL images (`fromarray(float32).convert('RGB')`), torchvision "
+        "per-image ColorJitter/ToTensor/Normalize in a `DataLoader` (batch 1024, shuffle, no "
+        "workers), THP_MEM_ALLOC_ENABLE=0, network contiguous: its `x.view` flatten fails on "
+        "channels-last. The project's EmoCNN/Emo5CNN stand in for its networks (identical "
+        "layers and parameter counts).",
+        "- Ours: `read_fer_csv` (cold), `load_faces(cache_dir=...)` (cached), `FERDataModule` "
+        "batches + `preprocess(train=True)` with kornia ColorJitter (`aug=colorjitter`), "
+        "channels-last network and input, THP_MEM_ALLOC_ENABLE=1 "
+        f"(huge-page-backed memory at the end: {thp}).",
         f"- Timed after warm-up: input {plan.report_input_batches} (report) / "
         f"{plan.ours_input_batches} (ours) batches after {plan.input_warmup}; training "
         + ", ".join(f"{k} {plan.steps[k]} steps after {plan.warmup[k]}" for k in plan.steps)
-        + f". Loads with the CSV already in the OS page cache; ours cached: median of "
+        + ". Loads read a CSV already in the OS page cache; ours cached is the median of "
         f"{plan.cached_repeats} calls after the one that wrote the cache "
         f"({loads['ours_cache_write']:.2f} s). Data share: time to get the batch from the "
         "loader (plus `preprocess` for ours) over the whole step.",
+        "- CPU taken by other processes while measuring (the machine is shared): "
+        + ", ".join(f"{name} {fmt_pct(v)}" for name, v in others.items())
+        + ". Above ~5% the numbers are disturbed: rerun on a quiet machine.",
     ]
     if not loads.get("same_pixels", True):
         notes.append("- WARNING: the two parsers gave different pixels.")
@@ -545,6 +652,7 @@ def measure_loads(csv: Path, tmp: Path) -> dict[str, Any]:
     from fer_lightning.data.sources import load_faces
 
     csv.read_bytes()  # both parsers then find the file in the OS page cache
+    watch = CpuWatch()
     say("report's load: pandas + per-row split into float32 ...")
     start = time.perf_counter()
     img_array, label_array = report_load(csv)
@@ -571,7 +679,11 @@ def measure_loads(csv: Path, tmp: Path) -> dict[str, Any]:
         load_faces("csv", csv, cache_dir=cache)
         times.append(time.perf_counter() - start)
     say(f"our cached load: {statistics.median(times):.3f} s (first call {cache_write:.2f} s)")
+    others = watch.others()
+    if busy(others):
+        say(f"loads{busy(others)}")
     return {
+        "others_cpu": others,
         "report_parse": report_parse,
         "ours_parse": ours_parse,
         "ours_cached": statistics.median(times),
@@ -586,6 +698,7 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fer_bench_") as tmp_name:
         tmp = Path(tmp_name)
         csv, data = choose_data(args, tmp)
+        wait_quiet(args.wait_quiet)
         loads = measure_loads(csv, tmp)
         extra = [
             "--csv",
@@ -597,7 +710,7 @@ def main(args: argparse.Namespace) -> None:
             "--labels",
             str(tmp / "report_labels.npy"),
         ]
-        workers = {name: run_worker(name, args, extra) for name in ("report", "ours", "lightning")}
+        workers = {name: measure(name, args, extra) for name in ("report", "ours", "lightning")}
     env = next((w["env"] for w in workers.values() if w), {})
     when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = [
@@ -610,7 +723,7 @@ def main(args: argparse.Namespace) -> None:
     report = build_report(header, loads, workers, plan)
     print(report)
     RESULTS.write_text(report)
-    say(f"table written to {RESULTS}; total {time.perf_counter() - START:.0f} s")
+    say(f"table written to {RESULTS}; total {time.time() - START:.0f} s")
 
 
 def worker_main(args: argparse.Namespace) -> None:
@@ -624,6 +737,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", help="a FER2013 CSV (default: the shared dev CSV, or synthetic)")
     parser.add_argument("--quick", action="store_true", help="half the timed batches and steps")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S s for an idle CPU before each part; rerun a disturbed part once",
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     parser.add_argument("--array", help=argparse.SUPPRESS)
