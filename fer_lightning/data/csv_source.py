@@ -106,7 +106,8 @@ def read_fer_csv(path: str | Path, on_bad_rows: str = "error") -> FaceSet:
 def read_frames(path: Path) -> Iterator[pd.DataFrame]:
     """The CSV as strings in chunks of rows, header names stripped (icml_face_data's ' Usage')."""
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS)
+        # na_filter=False: every field stays a string (missing ones ""), and the read is faster.
+        reader = pd.read_csv(path, dtype=str, na_filter=False, chunksize=CHUNK_ROWS)
         for frame in reader:
             frame.columns = frame.columns.str.strip()
             if "pixels" not in frame.columns:
