@@ -24,13 +24,13 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from fer_lightning.callbacks.class_metrics import tensorboards
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.errors import UserError
 
@@ -370,12 +370,11 @@ class ActivationGrids(L.Callback):
         _, pictures = stage_pictures(
             pl_module.net, faces, self.labels, self.max_channels, note=when
         )
-        tensorboards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         folder = self.output_dir / "activations"
         for name, image in pictures.items():
             save_png(image, folder / f"{when}_{name}.png")
             tag = "filters" if name == "filters" else f"activations/{name}"
-            for logger in tensorboards:
+            for logger in tensorboards(trainer):
                 logger.experiment.add_image(
                     f"{tag}/{when}", image, global_step=trainer.global_step, dataformats="HWC"
                 )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import lightning as L
 import matplotlib.pyplot as plt
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from fer_lightning.callbacks.class_metrics import tensorboards
 from fer_lightning.plots import class_distribution, faces_per_class, save
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,9 @@ class DataOverview(L.Callback):
                 }
             ),
         }
-        tensorboards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         for name, fig in figures.items():
             path = save(fig, self.output_dir / f"{name}.png")
-            for logger in tensorboards:
+            for logger in tensorboards(trainer):
                 logger.experiment.add_figure(f"data/{name}", fig, global_step=0, close=False)
             plt.close(fig)
             log.info("Wrote %s", path)

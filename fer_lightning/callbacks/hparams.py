@@ -6,7 +6,8 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
+
+from fer_lightning.callbacks.class_metrics import tensorboards
 
 RESULTS = ("hp/val_acc_best", "hp/test_acc", "hp/test_f1")
 
@@ -34,12 +35,9 @@ def hparams_of(config: dict[str, Any]) -> dict[str, Any]:
 class HParams(L.Callback):
     """Registers the hyperparameters with placeholders for the results, then fills them in."""
 
-    def _loggers(self, trainer: L.Trainer) -> list[TensorBoardLogger]:
-        return [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         params = hparams_of(pl_module.hparams.get("config") or {})
-        for logger in self._loggers(trainer):
+        for logger in tensorboards(trainer):
             logger.log_hyperparams(params, dict.fromkeys(RESULTS, 0.0))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -50,7 +48,7 @@ class HParams(L.Callback):
         elif "val/acc" in trainer.callback_metrics:
             best = float(trainer.callback_metrics["val/acc"])
         if best is not None:
-            for logger in self._loggers(trainer):
+            for logger in tensorboards(trainer):
                 logger.log_metrics({"hp/val_acc_best": best}, step=trainer.global_step)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -60,5 +58,5 @@ class HParams(L.Callback):
             for k in ("acc", "f1")
             if f"test/{k}" in metrics
         }
-        for logger in self._loggers(trainer):
+        for logger in tensorboards(trainer):
             logger.log_metrics(values, step=trainer.global_step)

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
+
+from fer_lightning.callbacks.class_metrics import tensorboards
 
 log = logging.getLogger("fer_lightning")
 
@@ -141,7 +142,7 @@ class ReportSummary(L.Callback):
         path = self.output_dir / "model_summary.txt"
         path.write_text(table + "\n")
         log.info("Wrote %s", path)
-        for logger in (lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)):
+        for logger in tensorboards(trainer):
             was_training = net.training
             try:
                 net.eval()  # tracing runs the network: keep batch norm statistics as they are

@@ -18,15 +18,8 @@ from fer_lightning.callbacks.activations import conv_stages
 from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.vgg_fer import VggFER
 from fer_lightning.train import train
+from tests.test_train import TINY
 
-TINY = [
-    "data=synthetic",
-    "data.synthetic_size=280",
-    "data.batch_size=16",
-    "trainer=debug",
-    "callbacks=minimal",
-    "logger=none",
-]
 WIDTHS = (64, 128, 256, 512)
 
 
