@@ -98,6 +98,7 @@ class Plan:
     ours_input_warmup: int
     report_input_batches: int
     ours_input_batches: int
+    input_rounds: int
     warmup: dict[str, int]
     steps: dict[str, int]
     cached_repeats: int
@@ -117,6 +118,7 @@ def make_plan(quick: bool) -> Plan:
         ours_input_warmup=16,
         report_input_batches=report_input,
         ours_input_batches=ours_input,
+        input_rounds=4 if not quick else 2,
         warmup={"emo1": 2, "emo5": 1},
         steps=steps,
         cached_repeats=3,
@@ -231,15 +233,21 @@ def huge_pages_mb() -> float:
 Batch = tuple[Any, Any]
 
 
-def time_input(next_batch: Callable[[], Batch], warmup: int, batches: int) -> float:
-    """Images per second of ``next_batch`` alone, after ``warmup`` untimed batches."""
+def time_input(next_batch: Callable[[], Batch], warmup: int, batches: int, rounds: int) -> float:
+    """Images per second of ``next_batch`` alone: the median of ``rounds`` timed rounds that
+    share ``batches``, after ``warmup`` untimed batches. A median, because one round slowed by
+    another process on a shared machine would otherwise swing the rate (it did: 53k-116k)."""
     for _ in range(warmup):
         next_batch()
-    images, start = 0, time.perf_counter()
-    for _ in range(batches):
-        x, _y = next_batch()
-        images += len(x)
-    return images / (time.perf_counter() - start)
+    rates = []
+    for _ in range(rounds):
+        images, start = 0, time.perf_counter()
+        for _ in range(max(1, batches // rounds)):
+            x, _y = next_batch()
+            images += len(x)
+        rates.append(images / (time.perf_counter() - start))
+    say(f"input rounds: {', '.join(f'{r:,.0f}' for r in rates)} images/s")
+    return statistics.median(rates)
 
 
 def time_training(
@@ -302,12 +310,15 @@ def worker_report(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     batches = endless(loader)
     result: dict[str, Any] = {"pil_s": pil_s}
     result["input_images_per_s"] = time_input(
-        lambda: next(batches), plan.report_input_warmup, plan.report_input_batches
+        lambda: next(batches),
+        plan.report_input_warmup,
+        plan.report_input_batches,
+        plan.input_rounds,
     )
     say(f"[report] input pipeline {result['input_images_per_s']:,.0f} images/s")
     plain = endless(report_loader(pil_images, labels, jitter=False))
     result["input_plain_images_per_s"] = time_input(
-        lambda: next(plain), plan.report_input_warmup, plan.report_input_batches
+        lambda: next(plain), plan.report_input_warmup, plan.report_input_batches, plan.input_rounds
     )
     say(f"[report] input pipeline without jitter {result['input_plain_images_per_s']:,.0f}")
     for name in ("emo1", "emo5"):
@@ -338,13 +349,13 @@ def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     batches = endless(loader)
     result: dict[str, Any] = {
         "input_images_per_s": time_input(
-            next_batch, plan.ours_input_warmup, plan.ours_input_batches
+            next_batch, plan.ours_input_warmup, plan.ours_input_batches, plan.input_rounds
         )
     }
     say(f"[ours] input pipeline {result['input_images_per_s']:,.0f} images/s")
     jitter, dm.augmentation = dm.augmentation, Augmentation()
     result["input_plain_images_per_s"] = time_input(
-        next_batch, plan.ours_input_warmup, plan.ours_input_batches
+        next_batch, plan.ours_input_warmup, plan.ours_input_batches, plan.input_rounds
     )
     dm.augmentation = jitter
     say(f"[ours] input pipeline without jitter {result['input_plain_images_per_s']:,.0f}")
@@ -639,7 +650,7 @@ def build_report(
         f"(huge-page-backed memory at the end: {thp}).",
         f"- Timed after warm-up: input {plan.report_input_batches} batches after "
         f"{plan.report_input_warmup} (report), {plan.ours_input_batches} after "
-        f"{plan.ours_input_warmup} (ours); training "
+        f"{plan.ours_input_warmup} (ours), the median of {plan.input_rounds} rounds; training "
         + ", ".join(f"{k} {plan.steps[k]} steps after {plan.warmup[k]}" for k in plan.steps)
         + ". Loads read a CSV already in the OS page cache; ours cached is the median of "
         f"{plan.cached_repeats} calls after the one that wrote the cache "

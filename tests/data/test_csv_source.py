@@ -72,6 +72,36 @@ def test_pixel_out_of_range(write_csv):
     assert "row 3 " in message and "256" in message and "0..255" in message
 
 
+@pytest.mark.parametrize("token", ["65636", "131172", "-3"])
+def test_values_that_wrap_in_unsigned_parsing_are_still_caught(write_csv, token):
+    # 65636 and 131172 wrap to 100 in 16 bits: the fast parse must not take them for 100.
+    message = _bad(write_csv, _replace_pixels(3, " ".join(["7"] * 10 + [token] + ["7"] * 2293)))
+    assert "row 3 " in message and token in message and "0..255" in message
+
+
+def test_leading_zeros_and_extra_spaces_read_exactly(write_csv):
+    images, labels, usage = fer_rows(4, seed=3)
+    lines = csv_text(images, labels, usage).splitlines()
+    emotion, pixels, use = lines[2].split(",")
+    values = pixels.split(" ")
+    lines[2] = f"{emotion}, {'  '.join(v.zfill(3) for v in values)} ,{use}"
+    faces = read_fer_csv(write_csv("\n".join(lines) + "\n"))
+    np.testing.assert_array_equal(faces.images, images)
+
+
+def test_gzip_is_found_by_content_and_a_truncated_one_is_one_line(tmp_path, write_csv):
+    images, labels, usage = fer_rows(20, seed=4)
+    packed = write_csv(csv_text(images, labels, usage), "fer2013.csv.gz").read_bytes()
+    named_csv = tmp_path / "really_gzip.csv"
+    named_csv.write_bytes(packed)
+    np.testing.assert_array_equal(read_fer_csv(named_csv).images, images)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(DataError, match="not a readable CSV file") as info:
+        read_fer_csv(cut)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("label", ["7", "-1", "2.5", "happy", ""])
 def test_bad_label(write_csv, label):
     def mutate(lines):
