@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,6 +62,7 @@ class EmotionClassifier(L.LightningModule):
         optimizer: OptimizerFactory | None,
         scheduler: SchedulerFactory | None = None,
         scheduler_monitor: str = "val/loss",
+        scheduler_interval: str = "epoch",
         class_names: Sequence[str] | None = EMOTIONS,
         class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
@@ -153,12 +156,22 @@ class EmotionClassifier(L.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
+        kwargs = {}
+        if needs_total_steps(self.scheduler_factory):  # one-cycle: the run's length in steps
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer=optimizer, **kwargs)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
                 "scheduler": scheduler,
                 "monitor": self.hparams.scheduler_monitor,
-                "interval": "epoch",
+                "interval": self.hparams.scheduler_interval,
             },
         }
+
+
+def needs_total_steps(factory: SchedulerFactory) -> bool:
+    """True for a partial of a scheduler such as OneCycleLR whose total_steps was left open."""
+    if not isinstance(factory, functools.partial) or "total_steps" in factory.keywords:
+        return False
+    return "total_steps" in inspect.signature(factory.func).parameters

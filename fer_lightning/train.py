@@ -29,7 +29,7 @@ log = logging.getLogger("fer_lightning")
 def register_resolvers() -> None:
     """Config resolvers of the project; needed before Hydra composes the run folder's name."""
     # The run folder's name carries the process id: two runs started in the same second differ.
-    OmegaConf.register_new_resolver("fer_pid", runs.pid, replace=True)
+    OmegaConf.register_new_resolver("fer_pid", runs.pid, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("fer_run_dir", runs.run_dir, replace=True)
     OmegaConf.register_new_resolver("fer_hydra_subdir", runs.hydra_subdir, replace=True)
 
@@ -66,7 +66,14 @@ def class_weights(option: Any, train_counts: list[int]) -> list[float] | None:
 
 
 def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
-    scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
+    scheduler, interval = None, "epoch"
+    if cfg.scheduler.get("_target_"):
+        # `interval` (epoch or step) is Lightning's, not the scheduler's: kept out of its call.
+        spec = OmegaConf.to_container(cfg.scheduler, resolve=True)
+        interval = spec.pop("interval", "epoch")
+        if interval not in ("epoch", "step"):
+            raise UserError(f"scheduler.interval={interval!r} is unknown: use epoch or step")
+        scheduler = instantiate(spec)
     net = instantiate(cfg.model)
     if cfg.get("channels_last"):
         net = net.to(memory_format=torch.channels_last)
@@ -74,6 +81,7 @@ def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
         net=net,
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
+        scheduler_interval=interval,
         class_weights=class_weights(cfg.loss.class_weights, train_counts),
         label_smoothing=cfg.loss.label_smoothing,
         config=OmegaConf.to_container(cfg, resolve=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fer_lightning.errors import DataError
 from fer_lightning.train import train
@@ -42,11 +44,46 @@ def test_every_model_runs_fit_and_test(train_cfg, model):
 
 
 def test_colorjitter_and_every_scheduler_run(train_cfg):
-    for scheduler in ("step", "none", "cosine", "plateau"):
+    for scheduler in ("step", "none", "cosine", "plateau", "onecycle"):
         metrics = train(
             train_cfg([*TINY, "aug=colorjitter", f"scheduler={scheduler}", "optimizer=sgd"])
         )
         assert "train/loss_epoch" in metrics or "train/loss" in metrics
+
+
+def test_onecycle_warms_up_then_anneals_per_step(train_cfg, tmp_path):
+    """The lr in TensorBoard, batch by batch: up to optimizer.lr, then down to lr/25/1e4."""
+    cfg = train_cfg(
+        [
+            *TINY,
+            "trainer=cpu",
+            "trainer.max_epochs=2",
+            "trainer.limit_train_batches=5",
+            "trainer.limit_val_batches=1",
+            "trainer.log_every_n_steps=1",
+            "test=false",
+            "logger=default",
+            "callbacks=minimal",
+            "+callbacks.lr_monitor._target_=lightning.pytorch.callbacks.LearningRateMonitor",
+            "scheduler=onecycle",
+            "scheduler.pct_start=0.3",
+            "optimizer=sgd",
+            "optimizer.lr=0.1",
+        ]
+    )
+    train(cfg)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    tag = next(t for t in events.Tags()["scalars"] if t.startswith("lr-"))
+    lrs = [e.value for e in events.Scalars(tag)]
+    assert len(lrs) == 10  # one per training step: the schedule spans the whole run
+    peak = lrs.index(max(lrs))
+    assert 0 < peak < 9
+    assert lrs[0] == pytest.approx(0.1 / 25)
+    assert max(lrs) == pytest.approx(0.1, rel=0.05)
+    assert lrs[-1] == pytest.approx(0.1 / 25 / 1e4)
+    assert all(a <= b for a, b in itertools.pairwise(lrs[: peak + 1]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[peak:]))
 
 
 def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
