@@ -1,0 +1,26 @@
+"""benchmarks/devdata.py carries the data to the GPU machine: the round trip must be exact."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fer_lightning.data.csv_source import read_fer_csv
+from tests.conftest import csv_text, fer_rows
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "devdata.py"
+
+
+def test_pack_then_unpack_gives_the_same_faces(write_csv, tmp_path):
+    images, labels, usage = fer_rows(40, seed=5)
+    images[0] = 0  # the extremes survive the mod-256 differences
+    images[1] = 255
+    source = write_csv(csv_text(images, labels, usage), "fer2013.csv.gz")
+    packed, back = tmp_path / "carry" / "fer.npz", tmp_path / "back.csv"
+    for action, a, b in (("pack", source, packed), ("unpack", packed, back)):
+        subprocess.run([sys.executable, str(SCRIPT), action, str(a), str(b)], check=True)
+    faces = read_fer_csv(back)
+    np.testing.assert_array_equal(faces.images, images)
+    np.testing.assert_array_equal(faces.labels, labels)
+    np.testing.assert_array_equal(faces.usage, usage)
