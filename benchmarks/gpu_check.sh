@@ -31,7 +31,8 @@ if [[ -n ${GPU_CHECK_DRY:-} ]]; then  # the same commands on this CPU, on a sliv
   python=${PYTHON:-.venv/bin/python}
   common=(data=fer2013_dev "data.path=$csv" trainer=cpu data.on_device=false logger=default
     "paths.log_dir=$runs" trainer.limit_train_batches=2
-    trainer.limit_val_batches=1 trainer.limit_test_batches=1 data.batch_size=32)
+    trainer.limit_val_batches=1 trainer.limit_test_batches=1 data.batch_size=32
+    data.eval_batch_size=32)
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
