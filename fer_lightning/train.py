@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +144,34 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+# Config choices that load a Hydra plugin from an optional extra: (plugin module, extra).
+PLUGIN_CHOICES = {
+    "hydra/launcher=slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "hydra/launcher=local": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "hparams_search=optuna": ("hydra_plugins.hydra_optuna_sweeper", "sweep"),
+}
+
+
+def check_plugins(argv: Sequence[str]) -> None:
+    """One line, not Hydra's lookup failure, when a chosen config's plugin is not installed."""
+    for arg in argv:
+        module, extra = PLUGIN_CHOICES.get(arg.lstrip("+"), (None, None))
+        if module and importlib.util.find_spec(module) is None:
+            print(
+                f"error: {arg} needs the [{extra}] extra: pip install 'fer_lightning[{extra}]'",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+
+
+def main() -> float | None:
+    """The command line: ``python -m fer_lightning`` and ``fer-train``."""
+    check_plugins(sys.argv[1:])
+    return run()
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def run(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except UserError as error:

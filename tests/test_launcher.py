@@ -1,18 +1,24 @@
 """Cluster sweeps: the submitit launcher presets (the [slurm] extra), run with submitit's local
 executor, which takes the same path as SLURM up to the scheduler: pickled jobs, one process each."""
 
+import importlib.util
 import json
 
 import pytest
 import yaml
 
 from fer_lightning.report import main as report_main
+from fer_lightning.train import PLUGIN_CHOICES, check_plugins
 from tests.test_sweep_report import SHORT
 from tests.test_train import run_cli
 
-pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the [slurm] extra")
+needs_slurm = pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+    reason="needs the [slurm] extra",
+)
 
 
+@needs_slurm
 def test_local_submitit_sweep_gives_one_run_folder_per_job(tmp_path):
     result = run_cli(["-m", "hydra/launcher=local", "model=emo1,emo2", *SHORT], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -33,10 +39,12 @@ def test_local_submitit_sweep_gives_one_run_folder_per_job(tmp_path):
     assert (tmp_path / "report" / "results.csv").is_file()
 
 
-def test_slurm_preset_composes_one_task_per_gpu(tmp_path):
-    """The SLURM preset resolves without a cluster (--cfg prints it): a task per GPU, the nodes
-    of the trainer, and submitit's logs inside the sweep folder."""
-    overrides = ["trainer=ddp", "trainer.num_nodes=2", "hydra.launcher.gpus_per_node=4"]
+@needs_slurm
+def test_slurm_preset_builds_its_launcher_one_task_per_gpu(tmp_path):
+    """Without a cluster: the preset composes (--cfg prints it: a task per GPU, submitit's logs
+    inside the sweep folder), and a multirun gets as far as submitit's SLURM executor, which
+    stops only because there is no srun here."""
+    overrides = ["trainer=ddp", "hydra.launcher.nodes=2", "hydra.launcher.gpus_per_node=4"]
     args = ["hydra/launcher=slurm", *overrides, "--cfg", "all", "--resolve"]
     result = run_cli(args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -44,3 +52,17 @@ def test_slurm_preset_composes_one_task_per_gpu(tmp_path):
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (launcher["nodes"], launcher["gpus_per_node"], launcher["tasks_per_node"]) == (2, 4, 4)
     assert "/multiruns/" in launcher["submitit_folder"]
+    result = run_cli(["-m", "hydra/launcher=slurm", *SHORT], cwd=tmp_path)
+    assert result.returncode != 0
+    assert 'Could not detect "srun"' in result.stderr, result.stderr[-3000:]
+
+
+def test_a_missing_plugin_is_one_line(monkeypatch, capsys):
+    """hydra/launcher=slurm (or hparams_search=optuna) without its extra: say which to install."""
+    monkeypatch.setitem(PLUGIN_CHOICES, "hydra/launcher=slurm", ("no_such_plugin", "slurm"))
+    with pytest.raises(SystemExit) as info:
+        check_plugins(["-m", "model=emo1", "hydra/launcher=slurm"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'fer_lightning[slurm]'" in err
+    check_plugins(["model=emo1", "trainer=cpu"])  # no plugin asked for: returns
