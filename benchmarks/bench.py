@@ -31,7 +31,6 @@ import gzip
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -102,6 +101,8 @@ class Plan:
     warmup: dict[str, int]
     steps: dict[str, int]
     cached_repeats: int
+    precision_rounds: int
+    precision_steps: dict[str, tuple[int, int]]  # (warm-up, timed) steps per round
 
 
 def make_plan(quick: bool) -> Plan:
@@ -124,6 +125,11 @@ def make_plan(quick: bool) -> Plan:
         warmup={"emo1": 2, "emo5": 1},
         steps=steps,
         cached_repeats=3,
+        precision_rounds=2,
+        precision_steps={
+            name: (w, math.ceil(n / 2) if quick else n)
+            for name, (w, n) in {"emo1": (1, 6), "emo5": (1, 3), "compact_vgg": (3, 24)}.items()
+        },
     )
 
 
@@ -183,39 +189,43 @@ def endless(loader: Any) -> Iterator[Any]:
         yield from loader
 
 
-def colorjitter_config() -> dict[str, Any]:
-    """The project's ``aug=colorjitter`` group (over ``aug/none``) as a plain dict."""
+def aug_config(name: str = "colorjitter") -> dict[str, Any]:
+    """The project's ``aug=NAME`` group (over ``aug/none``) as a plain dict."""
     from omegaconf import OmegaConf
 
     conf = REPO / "fer_lightning" / "conf" / "aug"
-    jitter = OmegaConf.load(conf / "colorjitter.yaml")
-    jitter.pop("defaults", None)
-    merged = OmegaConf.merge(OmegaConf.load(conf / "none.yaml"), jitter)
+    group = OmegaConf.load(conf / f"{name}.yaml")
+    group.pop("defaults", None)
+    merged = OmegaConf.merge(OmegaConf.load(conf / "none.yaml"), group)
     return OmegaConf.to_container(merged, resolve=True)  # type: ignore[return-value]
 
 
-def our_datamodule(csv: str, cache_dir: str) -> Any:
+def our_datamodule(
+    csv: str, cache_dir: str, batch: int = BATCH, aug: str = "colorjitter", channels: int = 3
+) -> Any:
     """Ours as training uses it: cached uint8 faces, ColorJitter on the batch, channels-last."""
     from fer_lightning.augment import build_augmentation
     from fer_lightning.data.datamodule import FERDataModule
 
     return FERDataModule(
         path=csv,
-        batch_size=BATCH,
+        batch_size=batch,
         cache_dir=cache_dir,
+        channels=channels,
         channels_last=True,
-        augmentation=build_augmentation(colorjitter_config()),
+        augmentation=build_augmentation(aug_config(aug)),
     )
 
 
 def network(name: str, channels_last: bool) -> Any:
-    """emo1/emo5, seeded so both sides start from the same weights."""
+    """emo1/emo5 (or fer_cpu's compact_vgg), seeded so both sides start from the same weights."""
     import torch
 
+    from fer_lightning.models.compact_vgg import CompactVGG
     from fer_lightning.models.seed_cnns import Emo5CNN, EmoCNN
 
     torch.manual_seed(0)
-    net = {"emo1": EmoCNN, "emo5": Emo5CNN}[name]()
+    net = {"emo1": EmoCNN, "emo5": Emo5CNN, "compact_vgg": CompactVGG}[name]()
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net.train()
@@ -253,9 +263,17 @@ def time_input(next_batch: Callable[[], Batch], warmup: int, batches: int, round
 
 
 def time_training(
-    net: Any, next_batch: Callable[[], Batch], warmup: int, steps: int, tag: str
+    net: Any,
+    next_batch: Callable[[], Batch],
+    warmup: int,
+    steps: int,
+    tag: str,
+    bf16: bool = False,
 ) -> dict[str, float]:
-    """The plain loop both sides share: batch, forward, cross-entropy, backward, Adam step."""
+    """The plain loop both sides share: batch, forward, cross-entropy, backward, Adam step.
+
+    ``bf16``: forward and loss under ``torch.autocast("cpu", bfloat16)``, as Lightning's
+    ``precision=bf16-mixed`` runs them (weights and optimizer stay float32)."""
     import torch
 
     criterion = torch.nn.CrossEntropyLoss()
@@ -266,7 +284,8 @@ def time_training(
         x, y = next_batch()
         t1 = time.perf_counter()
         optimizer.zero_grad()
-        loss = criterion(net(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = criterion(net(x), y)
         loss.backward()
         optimizer.step()
         t2 = time.perf_counter()
@@ -430,12 +449,116 @@ def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     }
 
 
+# The networks of the fp32/bf16 rows: (batch, aug group, input channels) as their runs train them.
+PRECISION_NETS = {
+    "emo1": (BATCH, "colorjitter", 3),
+    "emo5": (BATCH, "colorjitter", 3),
+    "compact_vgg": (128, "fer_cpu", 1),
+}
+
+
+def worker_precision(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """Our training step in float32 against bf16 autocast, alternating rounds in one process.
+
+    Alternating (fp32, bf16, fp32, bf16) and taking each precision's median, so a slow spell of
+    a shared machine falls on both sides; each round its own warm-up (oneDNN builds kernels per
+    data type and shape on first use)."""
+    result: dict[str, Any] = {}
+    for name, (batch, aug, channels) in PRECISION_NETS.items():
+        dm = our_datamodule(args.csv, args.cache_dir, batch, aug, channels)
+        batches = endless(dm.train_dataloader())
+
+        def next_batch() -> Batch:
+            images, labels = next(batches)  # noqa: B023 -- used within this iteration only
+            x, y, _soft = dm.preprocess(images, labels, train=True)  # noqa: B023
+            return x, y
+
+        warmup, steps = plan.precision_steps[name]
+        rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for _ in range(plan.precision_rounds):
+            for precision in rates:
+                timed = time_training(
+                    network(name, channels_last=True),
+                    next_batch,
+                    warmup,
+                    steps,
+                    f"{precision} {name}",
+                    bf16=precision == "bf16",
+                )
+                rates[precision].append(timed["images_per_s"])
+        say(f"[precision {name}] " + "; ".join(f"{k} {v}" for k, v in rates.items()))
+        result[name] = {k: statistics.median(v) for k, v in rates.items()} | {
+            "rounds": rates,
+            "batch": batch,
+        }
+    return result
+
+
+def worker_compile(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """fer_cpu's network eager against ``torch.compile``d, in the precision ``auto`` picks here:
+    the compile time, both step rates, and after how many steps compiling pays back."""
+    import torch
+
+    from fer_lightning.precision import native_bf16_cpu
+
+    bf16 = native_bf16_cpu() is not None
+    batch, aug, channels = PRECISION_NETS["compact_vgg"]
+    dm = our_datamodule(args.csv, args.cache_dir, batch, aug, channels)
+    batches = endless(dm.train_dataloader())
+
+    def next_batch() -> Batch:
+        images, labels = next(batches)
+        x, y, _soft = dm.preprocess(images, labels, train=True)
+        return x, y
+
+    warmup, steps = plan.precision_steps["compact_vgg"]
+    eager = time_training(
+        network("compact_vgg", True), next_batch, warmup, steps, "eager", bf16=bf16
+    )
+    compiled_net = torch.compile(network("compact_vgg", True))
+    start = time.perf_counter()
+    first = time_training(compiled_net, next_batch, 0, 1, "compile", bf16=bf16)
+    compile_s = time.perf_counter() - start
+    compiled = time_training(compiled_net, next_batch, warmup, steps, "compiled", bf16=bf16)
+    saved_per_step = eager["step_s"] - compiled["step_s"]
+    return {
+        "precision": "bf16-mixed" if bf16 else "32-true",
+        "eager": eager["images_per_s"],
+        "compiled": compiled["images_per_s"],
+        "compile_s": compile_s - first["step_s"] + eager["step_s"],
+        "break_even_steps": compile_s / saved_per_step if saved_per_step > 0 else None,
+    }
+
+
+def compile_table(result: dict[str, Any] | None) -> list[str]:
+    steps = pick(result, "break_even_steps")
+    return [
+        "",
+        f"### torch.compile on this CPU: compact_vgg (batch 128, fer_cpu), "
+        f"{pick(result, 'precision')}",
+        "",
+        row("eager (images/s)", "compiled (images/s)", "compile time", "pays back after"),
+        row("---", "---", "---", "---"),
+        row(
+            fmt_rate(pick(result, "eager")),
+            fmt_rate(pick(result, "compiled")),
+            fmt_s(pick(result, "compile_s")),
+            "never (no faster)" if steps is None else f"{steps:,.0f} steps",
+        ),
+        "",
+        f"A fer_cpu run is {60 * 202:,} steps (60 epochs of 202). "
+        f"CPU taken by other processes: {fmt_pct(pick(result, 'others_cpu'))}.",
+    ]
+
+
 WORKERS: dict[str, Callable[[argparse.Namespace, Plan], dict[str, Any]]] = {
     "report": worker_report,
     "ours": worker_ours,
     "lightning": worker_lightning,
+    "precision": worker_precision,
+    "compile": worker_compile,
 }
-WORKER_THP = {"report": "0", "ours": "1", "lightning": "1"}
+WORKER_THP = {"report": "0", "ours": "1", "lightning": "1", "precision": "1", "compile": "1"}
 
 
 def run_worker(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any] | None:
@@ -534,13 +657,9 @@ def choose_data(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from fer_lightning.precision import cpu_name
+
+    return cpu_name()
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -664,7 +783,40 @@ def build_report(
     ]
     if not loads.get("same_pixels", True):
         notes.append("- WARNING: the two parsers gave different pixels.")
-    return "\n".join([*header, "", *rows, *notes]) + "\n"
+    precision = precision_table(workers.get("precision"), plan)
+    compiled = compile_table(workers.get("compile"))
+    return "\n".join([*header, "", *rows, *notes, *precision, *compiled]) + "\n"
+
+
+def precision_table(result: dict[str, Any] | None, plan: Plan) -> list[str]:
+    """Our training step in fp32 against bf16 autocast, with the CPU's bf16 support."""
+    from fer_lightning.precision import native_bf16_cpu
+
+    flag = native_bf16_cpu()
+    support = f"native ({flag})" if flag else "none native (no AVX512-BF16 or AMX): emulated"
+    lines = [
+        "",
+        "### Training step: float32 against bf16 autocast (ours)",
+        "",
+        f"CPU: {cpu_model()}; bf16: {support}. `trainer.precision=auto` (the default) picks "
+        f"bf16-mixed {'here' if flag else 'only on a CPU with native bf16; here 32-true'}.",
+        "",
+        row("network (batch, aug)", "fp32 (images/s)", "bf16 autocast (images/s)", "bf16 / fp32"),
+        row("---", "---", "---", "---"),
+    ]
+    for name, (batch, aug, _channels) in PRECISION_NETS.items():
+        fp32, bf16 = pick(result, name, "fp32"), pick(result, name, "bf16")
+        lines.append(
+            row(f"{name} ({batch}, {aug})", fmt_rate(fp32), fmt_rate(bf16), fmt_ratio(bf16, fp32))
+        )
+    steps = ", ".join(f"{k} {n} after {w}" for k, (w, n) in plan.precision_steps.items())
+    lines += [
+        "",
+        f"Plain loop as above (Adam), channels-last, our input pipeline; {plan.precision_rounds} "
+        f"alternating rounds of each precision, the median; steps per round: {steps}. "
+        f"CPU taken by other processes: {fmt_pct(pick(result, 'others_cpu'))}.",
+    ]
+    return lines
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -721,7 +873,12 @@ def main(args: argparse.Namespace) -> None:
         tmp = Path(tmp_name)
         csv, data = choose_data(args, tmp)
         wait_quiet(args.wait_quiet)
-        loads = measure_loads(csv, tmp)
+        if args.only:  # the workers read the parse-once cache
+            from fer_lightning.data.sources import load_faces
+
+            load_faces("csv", csv, cache_dir=tmp / "cache")
+        else:
+            loads = measure_loads(csv, tmp)
         extra = [
             "--csv",
             str(csv),
@@ -732,7 +889,13 @@ def main(args: argparse.Namespace) -> None:
             "--labels",
             str(tmp / "report_labels.npy"),
         ]
-        workers = {name: measure(name, args, extra) for name in ("report", "ours", "lightning")}
+        if args.only == "precision":
+            print("\n".join(precision_table(measure("precision", args, extra), plan)))
+            return
+        if args.only == "compile":
+            print("\n".join(compile_table(measure("compile", args, extra))))
+            return
+        workers = {name: measure(name, args, extra) for name in WORKERS}
     env = next((w["env"] for w in workers.values() if w), {})
     when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = [
@@ -765,6 +928,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         metavar="S",
         help="wait up to S s for an idle CPU before each part; rerun a disturbed part once",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["precision", "compile"],
+        help="measure only this part and print it (results.md is left as it is)",
     )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)

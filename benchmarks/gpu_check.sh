@@ -3,7 +3,8 @@
 # 15 minutes a session): `timings` (about 3 minutes) trains each network 3 epochs with the data
 # on the GPU and prints its epoch times; `sota` (SOTA_EPOCHS, default 30: about 6-8 minutes
 # if ResNet-18 trains ~25k crops/s) runs experiment=fer_sota and reports validation (carved from
-# Training) and PublicTest accuracy. Never written by hand: every figure comes from the runs.
+# Training) and PublicTest accuracy; `fer_cpu` runs the CPU recipe (experiment=fer_cpu, all its
+# 60 epochs) on the GPU the same way. Never written by hand: every figure comes from the runs.
 #
 # Here, once (the device has no hydra-core, omegaconf or kornia, and ../shared does not travel;
 # .whl/ and .devdata/ are git-ignored, so they travel only when carried):
@@ -18,7 +19,7 @@
 #   carry=[".whl", ".devdata"], timeout_s=400), and the same with `sota` (timeout_s=600).
 # Locally, as a dry run on the CPU: GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh timings
 set -uo pipefail
-mode=${1:?usage: gpu_check.sh timings|sota}
+mode=${1:?usage: gpu_check.sh timings|sota|fer_cpu}
 out=${OUT:-/tmp/gpu_check_out}
 runs=/tmp/gpu_check_runs
 csv=/tmp/fer2013_dev.csv
@@ -59,7 +60,7 @@ EOF
 
 case $mode in
   timings)
-    for model in emo1 emo5 vgg_fer resnet18_fer; do
+    for model in emo1 emo5 compact_vgg vgg_fer resnet18_fer; do
       $python -m fer_lightning "model=$model" "${common[@]}" trainer.max_epochs=3 test=false \
         callbacks=minimal "run_name=epochs_$model" > "$out/timings_$model.log" 2>&1 \
         || echo "$model failed: see timings_$model.log" | tee -a "$out/summary.txt"
@@ -78,5 +79,14 @@ case $mode in
     cp "$run/csv/metrics.csv" "$out/fer_sota_metrics.csv"
     cp "$run/curves.png" "$run/confusion_matrix_test.png" "$out/" 2>/dev/null
     ;;
-  *) echo "unknown mode $mode: use timings or sota"; exit 2 ;;
+  fer_cpu)
+    timeout --signal=TERM "${FER_CPU_LIMIT_S:-540}" $python -m fer_lightning experiment=fer_cpu \
+      "${common[@]}" callbacks.progress_bar=null > "$out/fer_cpu.log" 2>&1
+    echo "fer_cpu exit $?" | tee -a "$out/summary.txt"
+    summarize
+    run=$(ls -d "$runs"/train/runs/*fer_cpu* | tail -n 1)
+    cp "$run/csv/metrics.csv" "$out/fer_cpu_metrics.csv"
+    cp "$run/curves.png" "$run/confusion_matrix_test.png" "$out/" 2>/dev/null
+    ;;
+  *) echo "unknown mode $mode: use timings, sota or fer_cpu"; exit 2 ;;
 esac

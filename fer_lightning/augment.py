@@ -96,9 +96,12 @@ def mixer(mixup_alpha: float, cutmix_alpha: float, num_classes: int) -> nn.Modul
 
 
 def build_augmentation(
-    cfg: Mapping[str, Any] | None, num_classes: int = 7, tta: str = "none"
+    cfg: Mapping[str, Any] | None, num_classes: int = 7, tta: str | None = None
 ) -> Augmentation:
-    """The ``aug`` config (transforms, crop, mixup_alpha, cutmix_alpha) as an Augmentation."""
+    """The ``aug`` config (transforms, crop, mixup_alpha, cutmix_alpha, tta) as an Augmentation.
+
+    ``tta`` overrides the config's own (evaluation of a checkpoint chooses its own views).
+    """
     cfg = cfg or {}
     transforms: Sequence[Mapping[str, Any]] = cfg.get("transforms") or []
     crop = cfg.get("crop") or {}
@@ -108,5 +111,5 @@ def build_augmentation(
         eval_crop=crop.get("eval"),
         crop_size=crop.get("size", 40),
         mix=mixer(cfg.get("mixup_alpha", 0.0), cfg.get("cutmix_alpha", 0.0), num_classes),
-        tta=tta,
+        tta=tta or cfg.get("tta") or "none",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from fer_lightning.allowed_targets import check_targets
 from fer_lightning.errors import UserError
 from fer_lightning.module import EmotionClassifier
 
@@ -21,12 +24,22 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "<run folder>/checkpoints/)"
         )
     try:
-        # Our own checkpoints hold the run config (plain containers) besides tensors.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        # Tensors and plain containers only: unpickling anything else can run code. Our own
+        # checkpoints (the run config is plain data) load this way.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        what = f" ({found.group(1)})" if found else ""
+        raise UserError(
+            f"{path}: refused: it holds Python objects{what} that would run code when loaded; "
+            "fer_lightning checkpoints hold only tensors and plain data"
+        ) from None
     except Exception as error:  # torch raises many types for a damaged file
         raise UserError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
-    if "config" not in checkpoint.get("hyper_parameters", {}):
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
         raise UserError(f"{path}: not a fer_lightning checkpoint (no run config inside)")
+    check_targets(hparams["config"], path)
     return checkpoint
 
 
@@ -43,5 +56,12 @@ def load_classifier(path: str | Path) -> tuple[EmotionClassifier, DictConfig]:
         label_smoothing=hparams.get("label_smoothing", 0.0),
         config=hparams["config"],
     )
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{path}: its weights do not fit the network its config names "
+            f"({config.model._target_}): {first}"
+        ) from None
     return module.eval(), config

@@ -11,3 +11,11 @@ class UserError(Exception):
 
 class DataError(UserError):
     """Bad or missing data: the message names the file, the 1-based row or the path."""
+
+
+class Interrupted(Exception):
+    """A run stopped by a signal after saving what it could; ``exit_code`` is the shell's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

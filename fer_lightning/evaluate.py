@@ -25,6 +25,7 @@ from fer_lightning.augment import build_augmentation
 from fer_lightning.checkpoints import load_classifier
 from fer_lightning.errors import UserError
 from fer_lightning.module import EmotionClassifier
+from fer_lightning.precision import resolve_precision
 from fer_lightning.train import instantiate_all, register_resolvers
 
 log = logging.getLogger("fer_lightning")
@@ -80,11 +81,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise UserError(f"split={cfg.split!r} is unknown: use split=test or split=val")
     datamodule.test_split = cfg.split  # the test loop reads this split
     datamodule.setup("test")
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_all(cfg.get("callbacks")),
+        precision=resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator")),
+    )
     trainer.test(module, datamodule=datamodule)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     output_dir = Path(cfg.paths.output_dir)
-    result = {"checkpoints": paths, "split": cfg.split, "tta": cfg.tta, "metrics": metrics}
+    result = {"checkpoints": paths, "split": cfg.split, "tta": augmentation.tta, "metrics": metrics}
     (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     log.info(
         "%s accuracy %.4f (macro F1 %.4f) -> %s",

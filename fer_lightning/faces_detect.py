@@ -31,6 +31,9 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 DETECT_MODES = ("auto", "always", "never")
 # Images up to this size that are gray squares are taken to be face crops already (detect=auto).
 FACE_CROP_MAX = 64
+# Below this many pixels a side an image holds no face worth classifying (a 1x1 image was once
+# classified as one): a warning and an empty row, whatever `detect` says.
+FACE_MIN = 24
 
 
 def require_opencv() -> None:

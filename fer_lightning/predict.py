@@ -374,6 +374,10 @@ class PhotoReader:
         image = fd.read_image(path)
         if image is None:
             return Photo(None, [], [])
+        h, w = image.shape[:2]
+        if min(h, w) < fd.FACE_MIN:
+            log.warning("%s: %dx%d px is smaller than a face (%d px)", path.name, w, h, fd.FACE_MIN)
+            return Photo(image, [], [])
         return self.faces(image)
 
     def faces(self, image: np.ndarray) -> Photo:

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning.checkpoints import read_checkpoint
 from fer_lightning.errors import UserError
+from fer_lightning.precision import cpu_name, native_bf16_cpu
 
 GROUPS = (
     "data",
@@ -81,6 +82,11 @@ def resolve_checkpoint(option: str, output_dir: Path) -> Path:
             )
         return path
     return Path(option).expanduser()
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The optimizer steps a checkpoint had taken (where a resumed run's logging starts)."""
+    return int(read_checkpoint(checkpoint).get("global_step", 0))
 
 
 def resume_config(cfg: DictConfig, checkpoint: Path) -> DictConfig:
@@ -143,6 +149,8 @@ def run_info() -> dict[str, object]:
         "machine": {
             "host": platform.node(),
             "platform": platform.platform(),
+            "cpu": cpu_name(),
+            "native_bf16": native_bf16_cpu(),
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

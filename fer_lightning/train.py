@@ -17,13 +17,17 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning import runs
 from fer_lightning.augment import build_augmentation
-from fer_lightning.errors import UserError
+from fer_lightning.errors import Interrupted, UserError
+from fer_lightning.loggers import ResumableCSVLogger
 from fer_lightning.module import EmotionClassifier
+from fer_lightning.precision import resolve_precision
 
 log = logging.getLogger("fer_lightning")
 
@@ -76,12 +80,20 @@ def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
         if interval not in ("epoch", "step"):
             raise UserError(f"scheduler.interval={interval!r} is unknown: use epoch or step")
         scheduler = instantiate(spec)
+    optimizer = instantiate(cfg.optimizer)
+    try:  # a bad value (optimizer.lr=abc) fails here, in one line, not inside fit
+        optimizer(params=[torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as error:
+        raise UserError(
+            f"optimizer {cfg.optimizer._target_} refuses its options ({error}): check "
+            "optimizer.* (e.g. optimizer.lr=1e-3)"
+        ) from None
     net = instantiate(cfg.model)
     if cfg.get("channels_last"):
         net = net.to(memory_format=torch.channels_last)
     return EmotionClassifier(
         net=net,
-        optimizer=instantiate(cfg.optimizer),
+        optimizer=optimizer,
         scheduler=scheduler,
         scheduler_interval=interval,
         class_weights=class_weights(cfg.loss.class_weights, train_counts),
@@ -90,13 +102,18 @@ def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
     )
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test) as configured; returns the final metrics by name."""
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit (and test) as configured; returns the final metrics by name (and the precision)."""
     output_dir = Path(cfg.paths.output_dir)
     if cfg.get("ckpt_path"):
         checkpoint = runs.resolve_checkpoint(cfg.ckpt_path, output_dir)
         cfg = runs.resume_config(cfg, checkpoint)
         log.info("Resuming %s", checkpoint)
+    if cfg.trainer.get("max_epochs") == 0 or cfg.trainer.get("max_steps") == 0:
+        raise UserError(
+            "trainer.max_epochs=0 (or max_steps=0) trains nothing, and the test would judge an "
+            "untrained network: give at least 1 (evaluate a checkpoint with fer_lightning.eval)"
+        )
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     log.info("Run folder: %s", output_dir)
@@ -111,25 +128,43 @@ def train(cfg: DictConfig) -> dict[str, float]:
         datamodule.dataset("test")
     module = build_module(cfg, datamodule.class_counts("train"))
     callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
+    precision = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
+    loggers = instantiate_all(cfg.get("logger"))
+    if cfg.get("ckpt_path"):  # rows logged after the checkpoint are logged again
+        step = runs.checkpoint_step(cfg.ckpt_path)
+        for logger in loggers:
+            if isinstance(logger, ResumableCSVLogger) and rank_zero_only.rank == 0:
+                logger.experiment.forget_from(step)
     trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=instantiate_all(cfg.get("logger")) or False
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
     )
 
     # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
     fit_module = torch.compile(module) if cfg.get("compile") else module
     started = time.perf_counter()
-    trainer.fit(fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    try:
+        trainer.fit(
+            fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+        )
+    except SystemExit as stop:
+        # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1), both after
+        # the callbacks' on_exception (SaveOnInterrupt). A scheduler must not read success (0)
+        # or a crash (1) there: the shell's codes, 128 + the signal.
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        raise interrupted(stop, output_dir) from None
+    metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["train_time_s"] = time.perf_counter() - started
     metrics["params"] = float(sum(p.numel() for p in module.net.parameters()))
     metrics["epochs"] = float(trainer.current_epoch)
+    metrics["precision"] = str(trainer.precision)  # what `auto` chose on this machine
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
 
     if cfg.test:
         best = checkpoint.best_model_path if checkpoint is not None else ""
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
@@ -142,6 +177,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Done: %s", shown or "no metrics (fast_dev_run)")
         log.info("Results in %s (TensorBoard: tensorboard --logdir %s)", output_dir, output_dir)
     return metrics
+
+
+def interrupted(stop: SystemExit, output_dir: Path) -> Interrupted:
+    """The one line and exit code of a run stopped by SIGTERM (143) or Ctrl-C (130)."""
+    sigterm = isinstance(stop, SIGTERMException)
+    last = output_dir / "checkpoints" / "last.ckpt"
+    saved = f"saved {last}" if last.exists() else "no checkpoint was saved"
+    return Interrupted(
+        f"stopped by {'SIGTERM' if sigterm else 'Ctrl-C'}; {saved}; resume with: "
+        f"python -m fer_lightning ckpt_path={last if last.exists() else 'last'}",
+        143 if sigterm else 130,
+    )
 
 
 # Config choices that load a Hydra plugin from an optional extra: (plugin module, extra).
@@ -164,9 +211,27 @@ def check_plugins(argv: Sequence[str]) -> None:
             raise SystemExit(2)
 
 
+def check_quoting(argv: Sequence[str]) -> None:
+    """One line for a value Hydra's override lexer cannot read: non-ASCII outside quotes.
+
+    Hydra stops with a ``LexerNoViableAltException`` and a caret, which says nothing of the fix.
+    """
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or arg.startswith("-") or value[:1] in ("'", '"') or value.isascii():
+            continue
+        print(
+            f"error: {arg}: Hydra reads characters beyond ASCII only inside quotes: write "
+            f"""'{key}="{value}"' (the single quotes keep the double ones from the shell)""",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def main() -> float | None:
     """The command line: ``python -m fer_lightning`` and ``fer-train``."""
     check_plugins(sys.argv[1:])
+    check_quoting(sys.argv[1:])
     return run()
 
 
@@ -177,6 +242,9 @@ def run(cfg: DictConfig) -> float | None:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Interrupted as stop:
+        print(f"interrupted: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_code) from None
     return metrics.get(cfg.get("optimized_metric"))
 
 

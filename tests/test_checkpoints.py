@@ -27,7 +27,7 @@ def test_checkpoint_rebuilds_the_same_model(train_cfg, tmp_path):
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     module, config = load_classifier(last)
     assert config.model._target_.endswith("Emo2CNN")
-    state = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
     for name, value in module.state_dict().items():
         torch.testing.assert_close(value, state[name])
     assert not module.training

@@ -122,7 +122,11 @@ def read_frames(path: Path) -> Iterator[pd.DataFrame]:
             if is_gzip(path):  # by content, so a gzip file named .csv reads too
                 source = stack.enter_context(fast_gzip.open(path, "rb"))
             # na_filter=False: every field stays a string (missing ones ""), and the read is faster.
-            reader = pd.read_csv(source, dtype=str, na_filter=False, chunksize=CHUNK_ROWS)
+            # compression=None: gzip was found by content above, not by the name (pandas would
+            # refuse a plain CSV named .csv.gz).
+            reader = pd.read_csv(
+                source, dtype=str, na_filter=False, chunksize=CHUNK_ROWS, compression=None
+            )
             yield from checked_frames(path, reader)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None

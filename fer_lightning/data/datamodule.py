@@ -67,6 +67,20 @@ def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 
 
+def check_numbers(
+    batch_size: object, eval_batch_size: object, train_ratio: object, val_ratio: object
+) -> None:
+    """Sizes and ratios, checked when the options are read, not an epoch later."""
+    for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+        if value is None and name == "eval_batch_size":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DataError(f"data.{name}={value!r}: give a whole number of faces, at least 1")
+    for name, value in (("train_ratio", train_ratio), ("val_ratio", val_ratio)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise DataError(f"data.{name}={value!r}: give a fraction in [0, 1), e.g. 0.1")
+
+
 class FERDataModule(L.LightningDataModule):
     """FER2013 (or any source of the same form) for Lightning.
 
@@ -102,6 +116,7 @@ class FERDataModule(L.LightningDataModule):
         augmentation: Augmentation | None = None,
     ) -> None:
         super().__init__()
+        check_numbers(batch_size, eval_batch_size, train_ratio, val_ratio)
         self.save_hyperparameters(ignore=["augmentation"], logger=False)
         self.augmentation = augmentation or Augmentation()
         self.faces: FaceSet | None = None
@@ -148,23 +163,35 @@ class FERDataModule(L.LightningDataModule):
             )
 
     def dataset(self, name: str) -> FaceTensorDataset:
-        """The split ``name`` as a dataset; a needed split that is empty is a user error."""
+        """The split ``name`` as a dataset; a needed split that is empty is a user error.
+
+        With ``on_device``, the split moves to the trainer's device once a trainer is attached:
+        ``train`` builds the splits before the trainer exists (bad data ends the run before
+        anything starts), so the first build is on the host and Lightning's ``setup`` moves it.
+        """
         if name not in self.datasets:
             faces, index = self.load(), self.indices[name]
             if len(index) == 0:
                 hp = self.hparams
                 raise DataError(describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage))
-            images, labels = (
-                torch.from_numpy(faces.images[index]),
-                torch.from_numpy(faces.labels[index]),
+            self.datasets[name] = FaceTensorDataset(
+                torch.from_numpy(faces.images[index]), torch.from_numpy(faces.labels[index])
             )
-            if self.hparams.on_device and self.trainer is not None:
-                # The whole uint8 split lives on the training device (83 MB for all of FER2013):
-                # batches are gathered there, with no copy from the host per step.
-                device = self.trainer.strategy.root_device
-                images, labels = images.to(device), labels.to(device)
-            self.datasets[name] = FaceTensorDataset(images, labels)
-        return self.datasets[name]
+        dataset = self.datasets[name]
+        device = self.data_device
+        if device is not None and dataset.images.device != device:
+            # The whole uint8 split lives on the training device (83 MB for all of FER2013):
+            # batches are gathered there, with no copy from the host per step.
+            dataset = FaceTensorDataset(dataset.images.to(device), dataset.labels.to(device))
+            self.datasets[name] = dataset
+        return dataset
+
+    @property
+    def data_device(self) -> torch.device | None:
+        """Where ``on_device`` keeps the splits: the trainer's device; None without either."""
+        if not self.hparams.on_device or self.trainer is None:
+            return None
+        return self.trainer.strategy.root_device
 
     @property
     def source_name(self) -> str:

@@ -67,7 +67,7 @@ def load_faces(
         )
     return cached(
         resolved,
-        folder_stamp(resolved),
+        folder_stamp(resolved, on_bad_rows),
         options,
         cache,
         lambda: read_face_folder(resolved, on_bad_rows),

@@ -80,6 +80,11 @@ def describe_empty(
     faces: FaceSet, name: str, split: str, val_usage: str | None, test_usage: str | None
 ) -> str:
     """The one-line message for a needed split that came out empty, naming the options."""
+    if split == "usage" and name == "val" and val_usage is None:
+        return (
+            "the val split is empty: it is carved from Training by data.val_ratio; "
+            "raise it (e.g. data.val_ratio=0.1)"
+        )
     if split == "usage" and name in ("val", "test"):
         usage = val_usage if name == "val" else test_usage
         if usage is None:

@@ -1,5 +1,6 @@
 """Networks: plain nn.Modules with named stages, no Lightning and no config inside."""
 
+from fer_lightning.models.compact_vgg import CompactVGG
 from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.seed_cnns import (
     Emo2CNN,
@@ -13,6 +14,7 @@ from fer_lightning.models.seed_cnns import (
 from fer_lightning.models.vgg_fer import VggFER
 
 __all__ = [
+    "CompactVGG",
     "Emo2CNN",
     "Emo3CNN",
     "Emo4CNN",

@@ -21,14 +21,20 @@ from torch import Tensor, nn
 WIDTHS = (64, 128, 256, 512)
 
 
-def vgg_stage(in_channels: int, out_channels: int) -> nn.Sequential:
-    """conv1-bn1-relu1-conv2-bn2-relu2-pool: the paper's stage, its layers named for hooks."""
+def vgg_stage(
+    in_channels: int, out_channels: int, *, bias: bool = True, pool: bool = True
+) -> nn.Sequential:
+    """conv1-bn1-relu1-conv2-bn2-relu2[-pool]: the paper's stage, its layers named for hooks.
+
+    ``bias=False`` drops the conv bias that batch norm cancels anyway (the paper keeps it).
+    """
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     for i, cin in enumerate((in_channels, out_channels), start=1):
-        layers[f"conv{i}"] = nn.Conv2d(cin, out_channels, kernel_size=3, padding=1)
+        layers[f"conv{i}"] = nn.Conv2d(cin, out_channels, kernel_size=3, padding=1, bias=bias)
         layers[f"bn{i}"] = nn.BatchNorm2d(out_channels)
         layers[f"relu{i}"] = nn.ReLU(inplace=True)
-    layers["pool"] = nn.MaxPool2d(kernel_size=2, stride=2)
+    if pool:
+        layers["pool"] = nn.MaxPool2d(kernel_size=2, stride=2)
     return nn.Sequential(layers)
 
 

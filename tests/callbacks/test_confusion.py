@@ -76,7 +76,7 @@ def test_figures_in_tensorboard_every_epoch_without_the_sanity_check(run):
     assert [event.step for event in acc.Images("val/confusion_matrix")] == [0, 1]
     assert len(acc.Images("test/confusion_matrix")) == 1
     # The best accuracy the callback tracked (kept in the checkpoint) is the best val/acc.
-    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["callbacks"]
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
     (best,) = [s["best_acc"] for key, s in state.items() if key.startswith("ConfusionMatrix")]
     assert best == pytest.approx(max(e.value for e in acc.Scalars("val/acc")), abs=1e-6)
 

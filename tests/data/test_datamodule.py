@@ -1,5 +1,7 @@
 """FERDataModule: uint8 batches from the loader, preprocessing and augmentation on the device."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,22 @@ def test_training_order_depends_on_seed_and_epoch_only(csv_path):
         return torch.cat([y for _, y in loader])
 
     assert torch.equal(order(1), order(1)) and not torch.equal(order(1), order(2))
+
+
+def test_on_device_moves_splits_built_before_the_trainer(csv_path):
+    """train builds the splits before the trainer exists; Lightning's setup must still move
+    them to the trainer's device. The meta device stands for a GPU on this CPU-only machine."""
+    dm = FERDataModule(path=str(csv_path), batch_size=32, on_device=True)
+    dm.setup("fit")  # as train() does: no trainer yet, so the host
+    assert dm.dataset("train").images.device.type == "cpu"
+    meta = SimpleNamespace(root_device=torch.device("meta"))
+    dm.trainer = SimpleNamespace(strategy=meta, current_epoch=0)
+    dm.setup("fit")  # Lightning's call, with the trainer attached
+    for name in ("train", "val"):
+        assert dm.datasets[name].images.device.type == "meta"
+        assert dm.datasets[name].labels.device.type == "meta"
+    assert dm.train_dataloader().dataset.images.device.type == "meta"
+    off = FERDataModule(path=str(csv_path), on_device=False)
+    off.trainer = dm.trainer
+    off.setup("fit")
+    assert off.dataset("train").images.device.type == "cpu"

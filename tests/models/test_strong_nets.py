@@ -1,4 +1,4 @@
-"""The stronger networks (vgg_fer, resnet18_fer) and the fer_sota recipe.
+"""The stronger networks (vgg_fer, resnet18_fer, compact_vgg) and the fer_sota recipe.
 
 Parameter counts are derived here from the architectures' formulas and also pinned as integers,
 so a change in either the code or the formulas fails. One fit/test through the real entry point
@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from fer_lightning.callbacks.activations import conv_stages
+from fer_lightning.models.compact_vgg import CompactVGG
 from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.vgg_fer import VggFER
 from fer_lightning.train import train
@@ -46,6 +47,15 @@ def vgg_params(cin: int, size: int, classes: int = 7, hidden: int = 4096) -> int
     return total + head
 
 
+def compact_vgg_params(cin: int, classes: int = 7, widths=(32, 64, 128, 256)) -> int:
+    """Stages of 2x (bias-free conv3x3 + BN), pools between them, then pool and one FC."""
+    total, c = 0, cin
+    for w in widths:
+        total += conv(c, w, 3, False) + bn(w) + conv(w, w, 3, False) + bn(w)
+        c = w
+    return total + linear(c, classes)
+
+
 def resnet18_params(cin: int, classes: int = 7) -> int:
     """3x3 stem + BN; 2 BasicBlocks per stage (bias-free convs), 1x1 projection where needed."""
     total, c = conv(cin, 64, 3, False) + bn(64), 64
@@ -69,7 +79,12 @@ PINNED = {
     ("resnet18_fer", 1, 40): 11_171_271,
     ("resnet18_fer", 3, 48): 11_172_423,
     ("resnet18_fer", 1, 48): 11_171_271,
+    ("compact_vgg", 1, 40): 1_174_439,
+    ("compact_vgg", 1, 48): 1_174_439,
+    ("compact_vgg", 3, 48): 1_175_015,
 }
+BY_HAND = {"vgg_fer": vgg_params, "resnet18_fer": lambda c, _size: resnet18_params(c)}
+BY_HAND["compact_vgg"] = lambda c, _size: compact_vgg_params(c)
 
 
 def build(train_cfg, name: str, channels: int = 3, size: int = 48, *extra: str) -> nn.Module:
@@ -84,13 +99,12 @@ def n_params(net: nn.Module) -> int:
 @pytest.mark.parametrize(("name", "channels", "size"), sorted(PINNED))
 def test_parameter_counts_and_output_shape(train_cfg, name, channels, size):
     net = build(train_cfg, name, channels, size)
-    by_hand = vgg_params(channels, size) if name == "vgg_fer" else resnet18_params(channels)
-    assert n_params(net) == by_hand == PINNED[name, channels, size]
+    assert n_params(net) == BY_HAND[name](channels, size) == PINNED[name, channels, size]
     net.eval()
     assert net(torch.randn(2, channels, size, size)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", ["vgg_fer", "resnet18_fer"])
+@pytest.mark.parametrize("name", ["vgg_fer", "resnet18_fer", "compact_vgg"])
 def test_channels_last_gives_the_same_logits(train_cfg, name):
     torch.manual_seed(0)
     net = build(train_cfg, name).eval()
@@ -119,12 +133,20 @@ STAGES = {
         "features.stage4": (512, 6, 6),
         "classifier": (7,),
     },
+    # No pool after the last stage: global average pooling follows it.
+    "compact_vgg": {
+        "features.stage1": (32, 24, 24),
+        "features.stage2": (64, 12, 12),
+        "features.stage3": (128, 6, 6),
+        "features.stage4": (256, 6, 6),
+        "classifier": (7,),
+    },
 }
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_named_stages_and_their_outputs(train_cfg, name):
-    net = build(train_cfg, name).eval()
+    net = build(train_cfg, name, 3).eval()
     modules = dict(net.named_modules())
     shapes: dict[str, tuple[int, ...]] = {}
     for stage in STAGES[name]:
@@ -156,9 +178,10 @@ def test_resnet_blocks_are_torchvisions_and_zero_initialized(train_cfg):
     assert all(torch.all(m.bn2.weight == 1) for m in net.modules() if isinstance(m, BasicBlock))
 
 
-@pytest.mark.parametrize(("cls", "smallest"), [(VggFER, 16), (ResNetFER, 8)])
+@pytest.mark.parametrize(("cls", "smallest"), [(VggFER, 16), (ResNetFER, 8), (CompactVGG, 8)])
 def test_too_small_input_is_refused(cls, smallest):
-    assert cls(input_size=smallest)(torch.zeros(2, 3, smallest, smallest)).shape == (2, 7)
+    net = cls(in_channels=3, input_size=smallest)
+    assert net(torch.zeros(2, 3, smallest, smallest)).shape == (2, 7)
     with pytest.raises(ValueError, match="input_size"):
         cls(input_size=smallest - 1)
 

@@ -1,0 +1,74 @@
+"""``trainer.precision=auto``: bf16 autocast where the hardware runs bf16 natively, else fp32.
+
+On a CPU, bf16 pays only with native instructions (AVX512-BF16 or AMX): two EPYC cores ran
+EmoCNN's training step about 1.7x faster under bf16 autocast than in fp32; without them oneDNN
+emulates bf16 and gains nothing. The instruction sets are read from /proc/cpuinfo, because
+torch's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) also says yes for plain
+AVX-512, where bf16 is emulated.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo does not exist: macOS, Windows)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def native_bf16_cpu(flags: set[str] | None = None) -> str | None:
+    """The flag that proves native bf16 on this CPU (``amx_bf16``, ``avx512_bf16``), or None."""
+    flags = cpu_flags() if flags is None else flags
+    return next((f for f in reversed(NATIVE_BF16_FLAGS) if f in flags), None)
+
+
+def cpu_name() -> str:
+    """The CPU's model name, for logs and benchmark headers."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def resolve_precision(precision: str | int | None, accelerator: str | None) -> str | int | None:
+    """``auto`` -> ``bf16-mixed`` or ``32-true`` for the device the trainer will use; the choice
+    is logged with its reason. Any other value passes through (``32-true`` forces fp32)."""
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("gpu", "cuda") or (
+        accelerator in (None, "auto") and torch.cuda.is_available()
+    )
+    if on_gpu:
+        native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        chosen = "bf16-mixed" if native else "32-true"
+        log.info("Precision %s (GPU %s bf16)", chosen, "runs" if native else "lacks native")
+        return chosen
+    flag = native_bf16_cpu()
+    if flag:
+        log.info("Precision bf16-mixed: %s has native bf16 (%s)", cpu_name(), flag)
+        return "bf16-mixed"
+    log.info(
+        "Precision 32-true: %s has no native bf16 (AVX512-BF16 or AMX); bf16 would be emulated",
+        cpu_name(),
+    )
+    return "32-true"
