@@ -43,6 +43,9 @@ def start(cwd: Path, args: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A shell starts background jobs (`cmd &`, nohup, CI) with SIGINT ignored, and children
+        # inherit that: give this one a terminal's Ctrl-C, as a user running it has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
