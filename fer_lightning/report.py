@@ -23,6 +23,7 @@ from fer_lightning.errors import UserError
 COLUMNS = [
     "run",
     "experiment",
+    "seed",
     "model",
     "aug",
     "optimizer",
@@ -105,6 +106,7 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     row: dict[str, object] = {
         "run": str(run.relative_to(root)) if root and run.is_relative_to(root) else run.name,
         "experiment": experiment,
+        "seed": cfg.get("seed"),
         "model": choices.get("model"),
         "aug": choices.get("aug"),
         "optimizer": choices.get("optimizer"),

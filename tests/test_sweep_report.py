@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
 from fer_lightning.report import main as report_main
@@ -55,6 +56,12 @@ def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
         assert row.recall_fear == pytest.approx(metrics["test/recall/fear"])
         assert row.params == {"emo1": 374_791, "emo2": 335_367}[row.model]
         assert row.epochs == 2
+        assert row.test_loss == pytest.approx(metrics["test/loss"])
+        assert row.test_macro_precision == pytest.approx(metrics["test/precision"])
+        assert row.test_macro_recall == pytest.approx(metrics["test/recall"])
+        assert row.train_min == pytest.approx(metrics["train_time_s"] / 60)
+        assert row.precision == metrics["precision"] in ("bf16-mixed", "32-true")
+        assert row.seed == 42 and row.hardware.endswith(" cores")
     assert "| emo1" in (tmp_path / "results.md").read_text()
     for name in ("test_accuracy.png", "val_curves.png"):
         with Image.open(tmp_path / name) as image:
@@ -83,3 +90,17 @@ def test_every_seed_experiment_composes_and_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep_dir,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
     assert len([p for p in sweep_dir.iterdir() if p.is_dir()]) == 8
+
+
+def test_seed_runs_carry_the_reports_own_accuracy(tmp_path):
+    from fer_lightning.report import REPORT_ACCURACY, run_row
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "final_metrics.json").write_text(json.dumps({"test/acc": 0.6, "epochs": 30}))
+    (run / ".hydra" / "config.yaml").write_text("seed: 1\noptimizer: {lr: 0.001}\n")
+    choices = {"experiment": "seed_emo5", "model": "emo5", "aug": "colorjitter"}
+    OmegaConf.save({"hydra": {"runtime": {"choices": choices}}}, run / ".hydra" / "hydra.yaml")
+    row = run_row(run)
+    assert row["report_acc"] == REPORT_ACCURACY["seed_emo5"] == 0.62
+    assert row["experiment"] == "seed_emo5" and row["test_acc"] == 0.6
