@@ -798,7 +798,7 @@ def precision_table(result: dict[str, Any] | None, plan: Plan) -> list[str]:
         "",
         "### Training step: float32 against bf16 autocast (ours)",
         "",
-        f"CPU: {cpu_model()}; bf16: {support}. `trainer.precision=auto` (the default) picks "
+        f"CPU: {cpu_model()}; bf16: {support}. `trainer.precision=auto` picks "
         f"bf16-mixed {'here' if flag else 'only on a CPU with native bf16; here 32-true'}.",
         "",
         row("network (batch, aug)", "fp32 (images/s)", "bf16 autocast (images/s)", "bf16 / fp32"),

@@ -84,7 +84,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_all(cfg.get("callbacks")),
-        precision=resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator")),
+        precision=resolve_precision(
+            cfg.trainer.get("precision") or OmegaConf.select(run_cfg, "trainer.precision"),
+            cfg.trainer.get("accelerator"),
+        ),
     )
     trainer.test(module, datamodule=datamodule)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -54,8 +54,9 @@ def test_auto_matches_this_machine_and_explicit_values_pass_through():
         assert resolve_precision(value, "cpu") == value
 
 
-def test_default_and_cpu_trainers_choose_auto(train_cfg):
+def test_fp32_stays_the_default_until_bf16_is_shown_to_cost_no_accuracy(train_cfg):
     for trainer in ("default", "cpu"):
-        assert train_cfg([f"trainer={trainer}"]).trainer.precision == "auto"
-    assert train_cfg(["trainer=cpu", "trainer.precision=32-true"]).trainer.precision == "32-true"
+        assert train_cfg([f"trainer={trainer}"]).trainer.precision == "32-true"
+    assert train_cfg(["trainer=cpu", "trainer.precision=auto"]).trainer.precision == "auto"
     assert train_cfg(["trainer=gpu"]).trainer.precision == "bf16-mixed"
+    assert train_cfg(["experiment=fer_cpu"]).trainer.precision == "auto"
