@@ -146,6 +146,11 @@ def results_table(runs: Sequence[Path], root: Path | None = None) -> pd.DataFram
     return pd.DataFrame([run_row(run, root) for run in runs]).dropna(axis=1, how="all")
 
 
+def blank_missing(table: pd.DataFrame) -> pd.DataFrame:
+    """NaN as None, which tabulate prints as ``missingval`` (a blank, not "nan")."""
+    return table.astype(object).where(table.notna(), None)
+
+
 def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [
@@ -158,7 +163,7 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     shown = table.drop(columns=[c for c in table.columns if c.startswith("recall_")])
     per_class = table[[c for c in table.columns if c.startswith("recall_")]]
     markdown = [
-        shown.to_markdown(index=False, floatfmt=".4f"),
+        blank_missing(shown).to_markdown(index=False, floatfmt=".4f", missingval=""),
         "",
         "Test recall per class:",
         "",
