@@ -237,21 +237,3 @@ def test_unusable_inputs_are_one_line_errors(ckpt, tmp_path):
         "error: missing.jpg: no such file or folder (input=PATH of an image, a folder of "
         "images, a video or a pixels CSV)"
     ]
-
-
-@pytest.mark.parametrize("detect", ["auto", "never"])
-def test_an_image_smaller_than_a_face_gets_a_warning_and_an_empty_row(
-    ckpt, tmp_path, caplog, detect
-):
-    photos = tmp_path / "tiny"
-    photos.mkdir()
-    fd.write_image(photos / "dot.png", np.full((1, 1), 128, dtype=np.uint8))
-    fd.write_image(photos / "small.png", np.full((23, 23), 128, dtype=np.uint8))
-    fd.write_image(photos / "ok.png", generate_faces(1, seed=3)[0][0])
-    caplog.set_level(logging.INFO, logger="fer_lightning")
-    _, rows = run_predict(ckpt, tmp_path, f"input={photos}", f"detect={detect}")
-    by_file = {r["file"]: r for r in rows}
-    assert by_file["dot.png"]["emotion"] == by_file["small.png"]["emotion"] == ""
-    assert by_file["ok.png"]["emotion"] in EMOTIONS
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(m.startswith("dot.png: 1x1 px is smaller than a face") for m in warnings)

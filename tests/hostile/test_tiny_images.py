@@ -1,0 +1,34 @@
+"""Prediction on images too small to hold a face: a warning and an empty row, not a guess."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from fer_lightning import faces_detect as fd
+from fer_lightning.data.labels import EMOTIONS
+from fer_lightning.data.synthetic import generate_faces
+from tests.test_predict import ckpt, run_predict  # noqa: F401 -- ckpt is a fixture
+
+
+@pytest.mark.parametrize("detect", ["auto", "never"])
+def test_an_image_smaller_than_a_face_gets_a_warning_and_an_empty_row(
+    ckpt,  # noqa: F811 -- the fixture imported above
+    tmp_path,
+    caplog,
+    detect,
+):
+    photos = tmp_path / "tiny"
+    photos.mkdir()
+    fd.write_image(photos / "dot.png", np.full((1, 1), 128, dtype=np.uint8))
+    fd.write_image(photos / "small.png", np.full((23, 23), 128, dtype=np.uint8))
+    fd.write_image(photos / "ok.png", generate_faces(1, seed=3)[0][0])
+    caplog.set_level(logging.INFO, logger="fer_lightning")
+    _, rows = run_predict(ckpt, tmp_path, f"input={photos}", f"detect={detect}")
+    by_file = {r["file"]: r for r in rows}
+    assert by_file["dot.png"]["emotion"] == by_file["small.png"]["emotion"] == ""
+    assert by_file["ok.png"]["emotion"] in EMOTIONS
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith("dot.png: 1x1 px is smaller than a face") for m in warnings)
