@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from fer_lightning.models.resnet_fer import pooled_head
 from fer_lightning.models.vgg_fer import vgg_stage
 
 WIDTHS = (32, 64, 128, 256)
@@ -49,14 +50,7 @@ class CompactVGG(nn.Module):
             stages[f"stage{i}"] = vgg_stage(channels, width, bias=False, pool=i < len(widths))
             channels = width
         self.features = nn.Sequential(stages)
-        self.classifier = nn.Sequential(
-            OrderedDict(
-                pool=nn.AdaptiveAvgPool2d(1),
-                flatten=nn.Flatten(),
-                drop=nn.Dropout(dropout),
-                fc=nn.Linear(channels, num_classes),
-            )
-        )
+        self.classifier = pooled_head(channels, num_classes, dropout)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -19,6 +19,18 @@ WIDTHS = (64, 128, 256, 512)
 BLOCKS = (2, 2, 2, 2)  # ResNet-18
 
 
+def pooled_head(channels: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """Global average pooling, flatten, dropout, linear: ``classifier.pool ... classifier.fc``."""
+    return nn.Sequential(
+        OrderedDict(
+            pool=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(),
+            drop=nn.Dropout(dropout),
+            fc=nn.Linear(channels, num_classes),
+        )
+    )
+
+
 def resnet_stage(in_channels: int, width: int, blocks: int, stride: int) -> nn.Sequential:
     """torchvision's ``_make_layer`` for BasicBlock: a 1x1 projection where the shape changes."""
     downsample = None
@@ -63,14 +75,7 @@ class ResNetFER(nn.Module):
             stages[f"stage{i}"] = resnet_stage(channels, width, blocks, stride=1 if i == 1 else 2)
             channels = width
         self.features = nn.Sequential(stages)
-        self.classifier = nn.Sequential(
-            OrderedDict(
-                pool=nn.AdaptiveAvgPool2d(1),
-                flatten=nn.Flatten(),
-                drop=nn.Dropout(dropout),
-                fc=nn.Linear(channels, num_classes),
-            )
-        )
+        self.classifier = pooled_head(channels, num_classes, dropout)
         # torchvision ResNet's initialization.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
