@@ -204,7 +204,7 @@ def our_datamodule(
     csv: str, cache_dir: str, batch: int = BATCH, aug: str = "colorjitter", channels: int = 3
 ) -> Any:
     """Ours as training uses it: cached uint8 faces, ColorJitter on the batch, channels-last."""
-    from fer_lightning.augment import build_augmentation
+    from fer_lightning.data.augment import build_augmentation
     from fer_lightning.data.datamodule import FERDataModule
 
     return FERDataModule(
@@ -356,7 +356,7 @@ def worker_report(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
 
 def worker_ours(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     """Our side: cached uint8 faces, whole-batch gathers, ``preprocess`` on the batch."""
-    from fer_lightning.augment import Augmentation
+    from fer_lightning.data.augment import Augmentation
 
     dm = our_datamodule(args.csv, args.cache_dir)
     loader = dm.train_dataloader()
@@ -398,7 +398,7 @@ def worker_lightning(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     import lightning as L
     import torch
 
-    from fer_lightning.module import EmotionClassifier
+    from fer_lightning.training.module import EmotionClassifier
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no banner on stdout
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -499,7 +499,7 @@ def worker_compile(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     the compile time, both step rates, and after how many steps compiling pays back."""
     import torch
 
-    from fer_lightning.precision import native_bf16_cpu
+    from fer_lightning.training.precision import native_bf16_cpu
 
     bf16 = native_bf16_cpu() is not None
     batch, aug, channels = PRECISION_NETS["compact_vgg"]
@@ -657,7 +657,7 @@ def choose_data(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
 
 
 def cpu_model() -> str:
-    from fer_lightning.precision import cpu_name
+    from fer_lightning.training.precision import cpu_name
 
     return cpu_name()
 
@@ -790,7 +790,7 @@ def build_report(
 
 def precision_table(result: dict[str, Any] | None, plan: Plan) -> list[str]:
     """Our training step in fp32 against bf16 autocast, with the CPU's bf16 support."""
-    from fer_lightning.precision import native_bf16_cpu
+    from fer_lightning.training.precision import native_bf16_cpu
 
     flag = native_bf16_cpu()
     support = f"native ({flag})" if flag else "none native (no AVX512-BF16 or AMX): emulated"

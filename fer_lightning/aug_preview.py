@@ -7,24 +7,19 @@ as several independent training draws of the group, written as ``aug_preview_<na
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
-import hydra
 import lightning as L
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fer_lightning.augment import build_augmentation
+from fer_lightning.cli import command
+from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.labels import EMOTIONS
-from fer_lightning.errors import UserError
-from fer_lightning.train import register_resolvers
 
 log = logging.getLogger("fer_lightning")
-register_resolvers()
 
 
 def preview_faces(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -42,8 +37,8 @@ def preview_faces(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 def preview(cfg: DictConfig) -> Path:
     L.seed_everything(cfg.seed, workers=True)
-    augmentation = build_augmentation(cfg.aug, num_classes=cfg.model.num_classes)
-    dm = instantiate(cfg.data, _partial_=True)(augmentation=augmentation)
+    dm = datamodule_from_config(cfg.data, cfg.aug, cfg.model.num_classes)
+    augmentation = dm.augmentation
     dm.setup("fit")
     train = dm.dataset("train")
     index = torch.from_numpy(preview_faces(train.labels.numpy(), cfg.num_faces, cfg.seed))
@@ -79,15 +74,13 @@ def preview(cfg: DictConfig) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="aug_preview")
-def main(cfg: DictConfig) -> None:
-    try:
-        path = preview(cfg)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+def task(cfg: DictConfig) -> Path:
+    path = preview(cfg)
     log.info("Wrote %s", path)
+    return path
 
+
+main = command("aug_preview")(task)
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,31 +16,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from omegaconf import OmegaConf
 
+from fer_lightning.cli import one_line_errors
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.errors import UserError
-
-COLUMNS = [
-    "run",
-    "experiment",
-    "seed",
-    "model",
-    "aug",
-    "optimizer",
-    "lr",
-    "scheduler",
-    "precision",
-    "epochs",
-    "params",
-    "best_val_acc",
-    "test_acc",
-    "test_loss",
-    "test_macro_precision",
-    "test_macro_recall",
-    "test_macro_f1",
-    "report_acc",
-    "train_min",
-    "hardware",
-]
 
 # The seed report's own test accuracy per experiment (its Table 2). It split all rows at random
 # 80/20 and jittered its test images, so its figures are a neighbour, not a target, of ours.
@@ -73,7 +50,7 @@ def precision(run: Path, metrics: dict[str, object]) -> str | None:
     log = run / "train.log"
     if log.exists():
         for line in log.read_text(errors="replace").splitlines():
-            if "fer_lightning.precision" in line and "Precision " in line:
+            if "fer_lightning.training.precision" in line and "Precision " in line:
                 return line.split("Precision ", 1)[1].split()[0].rstrip(":")
     return None
 
@@ -131,9 +108,9 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
 
 
 def val_curve(run: Path) -> pd.Series | None:
-    """Validation accuracy per epoch from the run's CSV log."""
-    path = run / "csv" / "metrics.csv"
-    if not path.exists():
+    """Validation accuracy per epoch from the run's CSV log (older runs kept it in ``csv/``)."""
+    path = next((p for p in (run / "metrics.csv", run / "csv" / "metrics.csv") if p.exists()), None)
+    if path is None:
         return None
     log = pd.read_csv(path)
     if "val/acc" not in log or "epoch" not in log:
@@ -203,14 +180,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
     parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
     args = parser.parse_args(argv)
-    try:
+    with one_line_errors():
         runs = find_runs(args.dirs)
         root = args.dirs[0] if len(args.dirs) == 1 else None
         table = results_table(runs, root)
         written = write_report(table, runs, args.out or args.dirs[0])
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
     print(
         table.drop(columns=[c for c in table.columns if c.startswith("recall_")]).to_string(
             index=False

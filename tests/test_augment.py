@@ -4,8 +4,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from fer_lightning.augment import build_augmentation
 from fer_lightning.data import FERDataModule
+from fer_lightning.data.augment import build_augmentation
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.train import train
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from fer_lightning.checkpoints import load_classifier
 from fer_lightning.errors import UserError
+from fer_lightning.runs.checkpoints import load_classifier
 from fer_lightning.train import train
 
 

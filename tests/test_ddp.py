@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fer_lightning.evaluate import evaluate
+from fer_lightning.eval import evaluate
 from tests.conftest import compose_train
 from tests.test_train import run_cli
 

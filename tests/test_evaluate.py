@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from fer_lightning.augment import Augmentation
-from fer_lightning.checkpoints import load_classifier
-from fer_lightning.evaluate import evaluate
+from fer_lightning.data.augment import Augmentation
+from fer_lightning.eval import evaluate
+from fer_lightning.runs.checkpoints import load_classifier
 from fer_lightning.train import train
 from tests.conftest import compose_train
 

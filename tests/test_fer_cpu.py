@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
-from fer_lightning.evaluate import evaluate
+from fer_lightning.eval import evaluate
 from fer_lightning.train import instantiate_all, train
 from tests.conftest import compose_train
 from tests.test_train import TINY

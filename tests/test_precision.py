@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from fer_lightning import precision
-from fer_lightning.precision import cpu_flags, native_bf16_cpu, resolve_precision
+from fer_lightning.training.precision import cpu_flags, native_bf16_cpu, resolve_precision
 
 CPUINFO = """processor\t: 0
 vendor_id\t: {vendor}
@@ -41,7 +41,7 @@ def test_missing_cpuinfo_means_no_flags(tmp_path):
 @pytest.mark.parametrize("flag", ["avx512_bf16", None])
 def test_auto_on_the_cpu_follows_native_support(monkeypatch, caplog, flag):
     monkeypatch.setattr(precision, "native_bf16_cpu", lambda: flag)
-    with caplog.at_level(logging.INFO, logger="fer_lightning.precision"):
+    with caplog.at_level(logging.INFO, logger="fer_lightning.training.precision"):
         chosen = resolve_precision("auto", "cpu")
     assert chosen == ("bf16-mixed" if flag else "32-true")
     assert f"Precision {chosen}" in caplog.text  # the log says which, and why

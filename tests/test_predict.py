@@ -16,12 +16,12 @@ import torch
 cv2 = pytest.importorskip("cv2", reason="photo prediction needs opencv-python-headless")
 skimage_data = pytest.importorskip("skimage.data", reason="the test photos come from scikit-image")
 
-from fer_lightning import faces_detect as fd  # noqa: E402
-from fer_lightning.checkpoints import load_classifier  # noqa: E402
 from fer_lightning.data.labels import EMOTIONS  # noqa: E402
 from fer_lightning.data.synthetic import generate_faces  # noqa: E402
 from fer_lightning.errors import UserError  # noqa: E402
+from fer_lightning.inference import face_detection as fd  # noqa: E402
 from fer_lightning.predict import Batcher, Picture, Source, predict  # noqa: E402
+from fer_lightning.runs.checkpoints import load_classifier  # noqa: E402
 from fer_lightning.train import train  # noqa: E402
 from tests.conftest import compose_train, csv_text  # noqa: E402
 

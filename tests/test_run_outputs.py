@@ -20,7 +20,6 @@ SHORT = [
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=1",
     "callbacks.progress_bar=null",
-    "callbacks.rich_summary=null",
 ]
 
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.augment import Augmentation
-from fer_lightning.checkpoints import load_classifier
 from fer_lightning.data import FERDataModule
+from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
+from fer_lightning.runs.checkpoints import load_classifier
 from fer_lightning.train import train
 from fer_lightning.visualize import load_face, probabilities, visualize
 from tests.conftest import ROOT, compose_train

@@ -10,6 +10,8 @@ import lightning as L
 import matplotlib.pyplot as plt
 from lightning.pytorch.utilities import rank_zero_only
 
+from fer_lightning.plots.files import save_figure
+
 SERIES = {"loss": ("train/loss_epoch", "val/loss"), "accuracy": ("train/acc", "val/acc")}
 
 
@@ -47,10 +49,7 @@ class LossCurves(L.Callback):
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.output_dir / ".curves.png.tmp"
-        fig.savefig(tmp, dpi=100, format="png")
-        tmp.replace(self.output_dir / "curves.png")  # never a half-written picture
+        save_figure(fig, self.output_dir / "curves.png")
         plt.close(fig)
 
     def state_dict(self) -> dict[str, Any]:

@@ -9,8 +9,9 @@ import lightning as L
 import matplotlib.pyplot as plt
 from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning.callbacks.class_metrics import tensorboards
-from fer_lightning.plots import class_distribution, faces_per_class, save
+from fer_lightning.callbacks.shared import class_names_of, tensorboards
+from fer_lightning.plots.data import class_distribution, faces_per_class
+from fer_lightning.plots.files import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -25,24 +26,18 @@ class DataOverview(L.Callback):
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         dm = trainer.datamodule
-        faces = getattr(dm, "faces", None)
-        if faces is None:
+        if not hasattr(dm, "split_counts"):
             return
-        train = dm.indices["train"]
+        train = dm.dataset("train")
+        names = class_names_of(pl_module)
         figures = {
             "samples_per_class": faces_per_class(
-                faces.images[train], faces.labels[train], self.per_class
+                train.images.cpu().numpy(), train.labels.cpu().numpy(), self.per_class, names
             ),
-            "class_distribution": class_distribution(
-                {
-                    name: faces.class_counts(index)
-                    for name, index in dm.indices.items()
-                    if len(index)
-                }
-            ),
+            "class_distribution": class_distribution(dm.split_counts()),
         }
         for name, fig in figures.items():
-            path = save(fig, self.output_dir / f"{name}.png")
+            path = save_figure(fig, self.output_dir / f"{name}.png", dpi=110)
             for logger in tensorboards(trainer):
                 logger.experiment.add_figure(f"data/{name}", fig, global_step=0, close=False)
             plt.close(fig)

@@ -7,7 +7,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from fer_lightning.callbacks.class_metrics import tensorboards
+from fer_lightning.callbacks.shared import tensorboards
 
 RESULTS = ("hp/val_acc_best", "hp/test_acc", "hp/test_f1")
 

@@ -18,7 +18,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
 
-from fer_lightning.callbacks.class_metrics import tensorboards
+from fer_lightning.callbacks.shared import tensorboards
+from fer_lightning.data.labels import IMAGE_SIZE
 
 log = logging.getLogger("fer_lightning")
 
@@ -118,24 +119,30 @@ def summary_table(net: nn.Module, input_shape: Sequence[int]) -> str:
 class ReportSummary(L.Callback):
     """At fit start: the seed-style table to the log and ``model_summary.txt``, graph to TB.
 
-    ``input_size``: the side of the network's input (40 for ten-crop models); None takes
-    ``model.input_size`` from the run's config, else 48.
+    ``input_size``: the side of the network's input (40 for ten-crop models); None: the side
+    of the data module's evaluation view.
     """
 
     def __init__(self, output_dir: str, input_size: int | None = None) -> None:
         self.output_dir = Path(output_dir)
         self.input_size = input_size
 
-    def _input_size(self, pl_module: L.LightningModule) -> int:
+    def _input_size(self, trainer: L.Trainer) -> int:
+        """The side of the network's input: the data module's evaluation view, else 48."""
         if self.input_size is not None:
             return int(self.input_size)
-        config = pl_module.hparams.get("config") or {}
-        return int((config.get("model") or {}).get("input_size") or 48)
+        dm = trainer.datamodule
+        if not hasattr(dm, "preprocess"):
+            return IMAGE_SIZE
+        face = torch.zeros(1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+        label = torch.zeros(1, dtype=torch.int64)
+        x = dm.preprocess(face, label, train=False, augmentation=dm.augmentation.single_view())[0]
+        return int(x.shape[-1])
 
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         net = getattr(pl_module, "net", pl_module)
-        x = dummy_input(net, self._input_size(pl_module))
+        x = dummy_input(net, self._input_size(trainer))
         table = summary_table(net, tuple(x.shape[1:]))
         log.info("Model summary (%s):\n%s", type(net).__name__, table)
         self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from fer_lightning.augment import Augmentation
+from fer_lightning.data.augment import Augmentation, build_augmentation
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.sources import load_faces
 from fer_lightning.data.split import SPLITS, describe_empty, split_indices
@@ -193,14 +194,15 @@ class FERDataModule(L.LightningDataModule):
             return None
         return self.trainer.strategy.root_device
 
-    @property
-    def source_name(self) -> str:
-        return Path(str(self.hparams.path)).name if self.hparams.source == "csv" else "synthetic"
-
     # -- loaders -----------------------------------------------------------------------------
     def class_counts(self, name: str = "train") -> list[int]:
         """Faces per class in a split, in label order."""
         return list(self.load().class_counts(self.indices[name]).values())
+
+    def split_counts(self) -> dict[str, dict[str, int]]:
+        """Faces per class name in each split that has faces."""
+        faces = self.load()
+        return {n: faces.class_counts(i) for n, i in self.indices.items() if len(i)}
 
     def _check_options(self) -> None:
         hp = self.hparams
@@ -245,7 +247,11 @@ class FERDataModule(L.LightningDataModule):
 
     # -- on the device -----------------------------------------------------------------------
     def preprocess(
-        self, images: Tensor, labels: Tensor, train: bool
+        self,
+        images: Tensor,
+        labels: Tensor,
+        train: bool,
+        augmentation: Augmentation | None = None,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """uint8 [B, H, W] -> normalized float [B, C, h, w] (eval ten-crop: [B, 10, C, h, w]).
 
@@ -253,15 +259,17 @@ class FERDataModule(L.LightningDataModule):
         and mix (soft targets); evaluation only crops as the training did. The faces are grey, so
         all of it runs on the one channel and the result is replicated to ``channels`` last: the
         same pixels as augmenting the replicated RGB face (ColorJitter's saturation changes no
-        pixel of a grey face), at a third of the cost.
+        pixel of a grey face), at a third of the cost. ``augmentation`` replaces the run's own
+        (e.g. ``Augmentation()`` for whole faces, ``single_view()`` for pictures).
         """
         hp = self.hparams
+        augmentation = augmentation or self.augmentation
         x = images.unsqueeze(1).float().div_(255.0)
         soft = None
         if train:
-            x, labels, soft = self.augmentation.train(x, labels)
+            x, labels, soft = augmentation.train(x, labels)
         else:
-            x = self.augmentation.eval(x)
+            x = augmentation.eval(x)
         x = (x - hp.mean) / hp.std
         if hp.channels != 1:
             x = x.expand(*x.shape[:-3], hp.channels, *x.shape[-2:])
@@ -276,3 +284,15 @@ class FERDataModule(L.LightningDataModule):
         train = self.trainer is not None and self.trainer.training
         x, labels, soft = self.preprocess(images, labels, train)
         return (x, labels) if soft is None else (x, labels, soft)
+
+
+def datamodule_from_config(
+    data: DictConfig, aug: DictConfig | None, num_classes: int, tta: str | None = None
+) -> FERDataModule:
+    """The data module of ``data`` with the augmentation of ``aug`` (``tta``: the run's own).
+
+    Through a partial: ``instantiate`` would turn the Augmentation dataclass into a config node.
+    No data is read until a split is asked for.
+    """
+    augmentation = build_augmentation(aug, num_classes, tta=tta)
+    return instantiate(data, _partial_=True)(augmentation=augmentation)

@@ -8,7 +8,6 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from fer_lightning.augment import Augmentation
 from fer_lightning.callbacks.activations import (
     DEAD,
     ActivationGrids,
@@ -21,6 +20,7 @@ from fer_lightning.callbacks.activations import (
     sample_faces,
 )
 from fer_lightning.data import FERDataModule
+from fer_lightning.data.augment import Augmentation
 from fer_lightning.models.seed_cnns import Emo2CNN, Emo5CNN, EmoCNN
 from fer_lightning.train import train
 from tests.conftest import compose_train

@@ -20,8 +20,8 @@ from fer_lightning.callbacks.class_metrics import (
 from fer_lightning.data.datamodule import FERDataModule
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.models import EmoCNN
-from fer_lightning.module import EmotionClassifier
 from fer_lightning.train import train
+from fer_lightning.training.module import EmotionClassifier
 
 SHORT = [
     "data=synthetic",

@@ -7,8 +7,8 @@ import pytest
 import torch
 from kornia.augmentation import ColorJitter
 
-from fer_lightning.augment import Augmentation
 from fer_lightning.data import FERDataModule
+from fer_lightning.data.augment import Augmentation
 from fer_lightning.errors import DataError
 from tests.conftest import csv_text, fer_rows
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from fer_lightning.allowed_targets import is_allowed
-from fer_lightning.checkpoints import load_classifier
 from fer_lightning.errors import UserError
+from fer_lightning.runs.allowed_targets import is_allowed
+from fer_lightning.runs.checkpoints import load_classifier
 from fer_lightning.train import train
 from tests.conftest import compose_train
 from tests.test_train import TINY

@@ -7,9 +7,9 @@ import logging
 import numpy as np
 import pytest
 
-from fer_lightning import faces_detect as fd
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.data.synthetic import generate_faces
+from fer_lightning.inference import face_detection as fd
 from tests.test_predict import ckpt, run_predict  # noqa: F401 -- ckpt is a fixture
 
 

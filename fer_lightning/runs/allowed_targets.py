@@ -13,6 +13,7 @@ importing a module can itself run code.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from fer_lightning.errors import UserError
 
-CONF = Path(__file__).resolve().parent / "conf"
 TARGET_LINE = re.compile(r"^\s*(?:-\s*)?_target_:\s*([\w.]+)\s*$", re.MULTILINE)
 
 
@@ -30,9 +30,35 @@ TARGET_LINE = re.compile(r"^\s*(?:-\s*)?_target_:\s*([\w.]+)\s*$", re.MULTILINE)
 def shipped_targets() -> frozenset[str]:
     """Every ``_target_`` written in the package's own config files."""
     found: set[str] = set()
-    for path in CONF.rglob("*.yaml"):
-        found.update(TARGET_LINE.findall(path.read_text()))
+    folders = [importlib.resources.files("fer_lightning.conf")]
+    while folders:
+        for entry in folders.pop().iterdir():
+            if entry.is_dir():
+                folders.append(entry)
+            elif entry.name.endswith(".yaml"):
+                found.update(TARGET_LINE.findall(entry.read_text()))
     return frozenset(found - {"null"})
+
+
+# Classes that moved inside the package: configs saved before the move (in checkpoints that a
+# resume, an evaluation or an export reads) name them by their old path.
+MOVED = {
+    "fer_lightning.loggers.ResumableCSVLogger": "fer_lightning.training.loggers.ResumableCSVLogger",
+}
+
+
+def update_moved(node: Any) -> Any:
+    """The config with every moved ``_target_`` renamed (plain containers, changed in place)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_target_" and value in MOVED:
+                node[key] = MOVED[value]
+            else:
+                update_moved(value)
+    elif isinstance(node, list):
+        for value in node:
+            update_moved(value)
+    return node
 
 
 @functools.cache

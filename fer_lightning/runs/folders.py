@@ -1,4 +1,4 @@
-"""Run folders: a new one per run, the old one for a resumed run; the config a resume uses.
+"""Run folders: a new one per run, the old one for a resumed run; what it takes to repeat one.
 
 ``ckpt_path=last`` resumes the newest run under ``outputs/<task>/runs`` that has a
 ``checkpoints/last.ckpt``; ``ckpt_path=<run>/checkpoints/<file>.ckpt`` resumes that run. Either
@@ -21,25 +21,9 @@ import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
 
-from fer_lightning.checkpoints import read_checkpoint
 from fer_lightning.errors import UserError
-from fer_lightning.precision import cpu_name, native_bf16_cpu
-
-GROUPS = (
-    "data",
-    "model",
-    "aug",
-    "optimizer",
-    "scheduler",
-    "trainer",
-    "callbacks",
-    "logger",
-    "paths",
-    "hydra",
-    "experiment",
-)
+from fer_lightning.training.precision import cpu_name, native_bf16_cpu
 
 
 def latest_run(runs_dir: Path) -> Path | None:
@@ -50,22 +34,26 @@ def latest_run(runs_dir: Path) -> Path | None:
     )
 
 
-def run_dir(runs_dir: str, new_name: str, ckpt_path: str | None) -> str:
-    """The folder of this run: a new one, or the resumed run's own (a Hydra resolver)."""
-    if ckpt_path == "last":
+def run_dir(runs_dir: str, new_name: str, task: str, ckpt_path: object) -> str:
+    """The folder of this run: a new one, or the resumed run's own (a Hydra resolver).
+
+    Only training resumes: evaluation, prediction and export read a checkpoint and write into
+    a folder of their own.
+    """
+    if task == "train" and ckpt_path == "last":
         found = latest_run(Path(runs_dir))
         if found is not None:
             return str(found)
-    elif ckpt_path:
+    elif task == "train" and isinstance(ckpt_path, str) and ckpt_path:
         path = Path(ckpt_path)
         if path.parent.name == "checkpoints" and (path.parent.parent / ".hydra").is_dir():
             return str(path.parent.parent)
     return f"{runs_dir}/{new_name}"
 
 
-def hydra_subdir(ckpt_path: str | None, stamp: str) -> str:
-    """Hydra's record of this launch: ``.hydra``, or beside it for a resumed run."""
-    return f".hydra/resumed_{stamp}" if ckpt_path else ".hydra"
+def hydra_subdir(task: str, ckpt_path: object, stamp: str) -> str:
+    """Hydra's record of this launch: ``.hydra``, or beside it for a resumed training run."""
+    return f".hydra/resumed_{stamp}" if task == "train" and ckpt_path else ".hydra"
 
 
 def pid() -> int:
@@ -82,28 +70,6 @@ def resolve_checkpoint(option: str, output_dir: Path) -> Path:
             )
         return path
     return Path(option).expanduser()
-
-
-def checkpoint_step(checkpoint: str | Path) -> int:
-    """The optimizer steps a checkpoint had taken (where a resumed run's logging starts)."""
-    return int(read_checkpoint(checkpoint).get("global_step", 0))
-
-
-def resume_config(cfg: DictConfig, checkpoint: Path) -> DictConfig:
-    """The checkpoint's own run config, with this command line's ``key=value`` overrides."""
-    saved = OmegaConf.create(read_checkpoint(checkpoint)["hyper_parameters"]["config"])
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
-    changed_groups = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GROUPS]
-    if changed_groups:
-        raise UserError(
-            f"resuming keeps the run's config groups; {', '.join(changed_groups)} "
-            "cannot change (override single values instead, e.g. "
-            "trainer.max_epochs=60)"
-        )
-    resumed = OmegaConf.merge(saved, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
-    resumed.ckpt_path = str(checkpoint)
-    resumed.paths.output_dir = cfg.paths.output_dir
-    return resumed
 
 
 def git_commit(path: Path) -> str | None:

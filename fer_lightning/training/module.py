@@ -20,6 +20,7 @@ from torchmetrics.classification import (
 )
 
 from fer_lightning.data.labels import EMOTIONS
+from fer_lightning.models.averaging import average_probabilities
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -96,8 +97,7 @@ class EmotionClassifier(L.LightningModule):
         """
         x, y, *soft = batch
         if x.ndim == 5:
-            b, v = x.shape[:2]
-            probs = self(x.flatten(0, 1)).softmax(dim=-1).view(b, v, -1).mean(dim=1)
+            probs = average_probabilities(self.net, x)
             loss = nn.functional.nll_loss(
                 probs.clamp_min(1e-12).log(), y, weight=self.criterion.weight
             )

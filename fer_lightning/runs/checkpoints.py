@@ -11,9 +11,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fer_lightning.allowed_targets import check_targets
 from fer_lightning.errors import UserError
-from fer_lightning.module import EmotionClassifier
+from fer_lightning.runs.allowed_targets import check_targets, update_moved
+from fer_lightning.training.module import EmotionClassifier
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -39,6 +39,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
         raise UserError(f"{path}: not a fer_lightning checkpoint (no run config inside)")
+    update_moved(hparams["config"])
     check_targets(hparams["config"], path)
     return checkpoint
 

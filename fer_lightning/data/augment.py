@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torchvision.transforms import v2
-from torchvision.transforms.v2.functional import center_crop, resize, ten_crop
 
 from fer_lightning.errors import UserError
 
@@ -56,7 +56,8 @@ class Augmentation:
         if self.mix is not None:  # before cropping: mix two faces, not one face's own crops
             x, soft = self.mix(x, labels)
         if self.train_crop == "ten":
-            x = torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1).flatten(0, 1)
+            views = eval_views(x, x.shape[-1], "ten", self.crop_size)
+            x = torch.stack(views, dim=1).flatten(0, 1)  # face-major: a face's ten crops together
             labels = labels.repeat_interleave(10)
             soft = None if soft is None else soft.repeat_interleave(10, dim=0)
         return x, labels, soft
@@ -68,19 +69,50 @@ class Augmentation:
         ``crop_size`` crops, resized back to the network's input when it was trained on whole
         faces. A ten-crop-trained network already evaluates on its ten crops (mirrors included).
         """
-        if self.eval_crop == "ten":
-            return torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1)
-        if self.eval_crop == "center":
-            x = center_crop(x, [self.crop_size] * 2)
-        if self.tta == "hflip":
-            return torch.stack([x, x.flip(-1)], dim=1)
-        if self.tta == "tencrop":
-            size = list(x.shape[-2:])
-            crops = torch.stack(ten_crop(x, [self.crop_size] * 2), dim=1).flatten(0, 1)
-            if size != [self.crop_size] * 2:
-                crops = resize(crops, size, antialias=True)
-            return crops.view(x.shape[0], 10, *x.shape[1:])
-        return x
+        views = eval_views(x, x.shape[-1], self.eval_crop, self.crop_size, self.tta)
+        return views[0] if len(views) == 1 else torch.stack(views, dim=1)
+
+    def single_view(self) -> Augmentation:
+        """The one view a picture of the network's input shows: the centre crop, if any."""
+        return Augmentation(
+            eval_crop="center" if self.eval_crop else None, crop_size=self.crop_size
+        )
+
+
+def five_crops(x: Tensor, size: int, crop: int) -> list[Tensor]:
+    """torchvision's ``five_crop`` order (four corners, then the centre) of [..., size, size].
+
+    Offsets are Python ints computed from ``size``: the exporters trace this function, and
+    torchvision's crops read tensor shapes they cannot round.
+    """
+    top = left = round((size - crop) / 2.0)
+    far = size - crop
+    return [
+        x[..., :crop, :crop],
+        x[..., :crop, far:],
+        x[..., far:, :crop],
+        x[..., far:, far:],
+        x[..., top : top + crop, left : left + crop],
+    ]
+
+
+def eval_views(
+    x: Tensor, size: int, eval_crop: str | None, crop_size: int, tta: str = "none"
+) -> list[Tensor]:
+    """The evaluation views of [B, C, size, size] faces, each [B, C, h, w] (see ``eval``)."""
+    if eval_crop == "ten":
+        return five_crops(x, size, crop_size) + five_crops(x.flip(-1), size, crop_size)
+    if eval_crop == "center":
+        x = five_crops(x, size, crop_size)[-1]
+        size = crop_size
+    if tta == "hflip":
+        return [x, x.flip(-1)]
+    if tta == "tencrop":
+        crops = five_crops(x, size, crop_size) + five_crops(x.flip(-1), size, crop_size)
+        if size != crop_size:  # upsampling: bilinear with or without antialias is one function
+            crops = [F.interpolate(v, size=(size, size), mode="bilinear") for v in crops]
+        return crops
+    return [x]
 
 
 def mixer(mixup_alpha: float, cutmix_alpha: float, num_classes: int) -> nn.Module | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,9 +59,3 @@ def class_distribution(counts: Mapping[str, Mapping[str, int]]) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-def save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path

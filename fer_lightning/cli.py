@@ -1,0 +1,132 @@
+"""What every command shares: the config tree, its resolvers, one line for a user's mistake.
+
+A command module defines ``task(cfg) -> result`` and exposes ``main = command("<config>")(task)``:
+the library does the work, this wrapper composes the config and turns the two expected ways
+out (``UserError``, ``Interrupted``) into one line on stderr and the shell's exit code. Anything
+else is a bug and keeps its traceback. Process-wide settings (environment, warning filters)
+are applied when a command starts, not when a module is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from fer_lightning.errors import Interrupted, UserError
+from fer_lightning.runs import folders
+
+# conf/ at the top of the checkout; the wheel ships it as the package fer_lightning.conf.
+CONFIG_PATH = "pkg://fer_lightning.conf"
+
+Result = TypeVar("Result")
+
+
+def register_resolvers() -> None:
+    """The config's own resolvers; Hydra needs them before it names the run folder."""
+    # The run folder's name carries the process id: two runs started in the same second differ.
+    OmegaConf.register_new_resolver("fer_pid", folders.pid, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("fer_run_dir", folders.run_dir, replace=True)
+    OmegaConf.register_new_resolver("fer_hydra_subdir", folders.hydra_subdir, replace=True)
+
+
+def prepare_process() -> None:
+    """Settings of a command's process, applied before any data is loaded."""
+    # PyTorch's CPU allocator backs large tensors with transparent huge pages when this is set
+    # (fewer page faults, faster steps; benchmarks/results.md). Read at torch's first large
+    # allocation, so set before data loads; an explicit setting of the user's wins.
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    # Batches are gathered in-process from one tensor: loader workers would only add copying.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Lightning calls a pytree API that newer torch deprecates; nothing for a user to act on.
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*")
+    register_resolvers()
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A user's mistake as ``error: ...`` and exit 2; a stopped run with the signal's code."""
+    try:
+        yield
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Interrupted as stop:
+        print(f"interrupted: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_code) from None
+
+
+def command(
+    config_name: str, checks: Sequence[Callable[[Sequence[str]], None]] = ()
+) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result | None]]:
+    """``main`` of a command: checks of the raw arguments, Hydra, then ``task(cfg)``."""
+
+    def wrap(task: Callable[[DictConfig], Result]) -> Callable[[], Result | None]:
+        @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)
+        def run(cfg: DictConfig) -> Result:
+            with one_line_errors():
+                return task(cfg)
+
+        @functools.wraps(task)
+        def main() -> Result | None:
+            prepare_process()
+            for check in checks:
+                check(sys.argv[1:])
+            return run()
+
+        return main
+
+    return wrap
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Every entry of a group of named configs (callbacks, loggers); null entries are off."""
+    if not group:
+        return []
+    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
+
+
+# Config choices that load a Hydra plugin from an optional extra: (plugin module, extra).
+PLUGIN_CHOICES = {
+    "hydra/launcher=slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "hydra/launcher=local": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "hparams_search=optuna": ("hydra_plugins.hydra_optuna_sweeper", "sweep"),
+}
+
+
+def check_plugins(argv: Sequence[str]) -> None:
+    """One line, not Hydra's lookup failure, when a chosen config's plugin is not installed."""
+    for arg in argv:
+        module, extra = PLUGIN_CHOICES.get(arg.lstrip("+"), (None, None))
+        if module and importlib.util.find_spec(module) is None:
+            print(
+                f"error: {arg} needs the [{extra}] extra: pip install 'fer_lightning[{extra}]'",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+
+
+def check_quoting(argv: Sequence[str]) -> None:
+    """One line for a value Hydra's override lexer cannot read: non-ASCII outside quotes.
+
+    Hydra stops with a ``LexerNoViableAltException`` and a caret, which says nothing of the fix.
+    """
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or arg.startswith("-") or value[:1] in ("'", '"') or value.isascii():
+            continue
+        print(
+            f"error: {arg}: Hydra reads characters beyond ASCII only inside quotes: write "
+            f"""'{key}="{value}"' (the single quotes keep the double ones from the shell)""",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)

@@ -1,0 +1,114 @@
+"""The one inference path: checkpoint(s) -> the run's own preprocessing -> averaged probabilities.
+
+Evaluation, prediction, export and visualization all go through here, so what a network sees
+outside training cannot drift from what its run evaluated: the data module rebuilt from the
+config inside the checkpoint does x/255, the channels, the evaluation crop and the normalization,
+and ``average_probabilities`` averages the views. Several checkpoints make an ensemble.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch import Tensor
+
+from fer_lightning.data.augment import Augmentation
+from fer_lightning.data.datamodule import datamodule_from_config
+from fer_lightning.errors import UserError
+from fer_lightning.models.averaging import Ensemble, average_probabilities
+from fer_lightning.runs.checkpoints import load_classifier
+from fer_lightning.training.module import EmotionClassifier
+
+# What members of an ensemble must share: one input serves them all.
+INPUT_FORMAT = ("model.input_size", "model.in_channels", "data.mean", "data.std")
+
+
+def checkpoint_paths(option: Any) -> list[str]:
+    """``ckpt_path``: one checkpoint, or a list of them (an ensemble)."""
+    if not option:
+        raise UserError(
+            "no checkpoint given: ckpt_path=outputs/train/runs/<run>/checkpoints/last.ckpt "
+            "(or a list [a.ckpt,b.ckpt] for an ensemble)"
+        )
+    if isinstance(option, ListConfig | list | tuple):
+        return [str(p) for p in option]
+    return [str(option)]
+
+
+def load_models(paths: Sequence[str | Path]) -> tuple[EmotionClassifier, DictConfig]:
+    """One classifier, or an ensemble of several that share an input format; the first's config."""
+    loaded = [load_classifier(p) for p in paths]
+    module, config = loaded[0]
+    if len(loaded) == 1:
+        return module, config
+    for path, (_, other) in zip(paths[1:], loaded[1:], strict=True):
+        for key in INPUT_FORMAT:
+            if OmegaConf.select(other, key) != OmegaConf.select(config, key):
+                raise UserError(
+                    f"{path}: {key} differs from {paths[0]}'s; an ensemble needs one input format"
+                )
+    net = Ensemble([m.net for m, _ in loaded])
+    return EmotionClassifier(net=net, optimizer=None, class_names=module.class_names), config
+
+
+def pick_device(option: str) -> torch.device:
+    """``auto``: the GPU when there is one (CUDA, then Apple's MPS), else the CPU."""
+    if option == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(option)
+    except RuntimeError:
+        raise UserError(f"device={option!r} is unknown: use auto, cpu, cuda or cuda:N") from None
+
+
+class Classifier:
+    """uint8 faces [N, 48, 48] -> class probabilities [N, classes], as the run evaluated them.
+
+    ``tta``: test-time augmentation (none, hflip, tencrop); None keeps the run's own.
+    ``data``: overrides of the run's data config (where and how to read a split to evaluate).
+    """
+
+    def __init__(
+        self,
+        ckpt_path: Any,
+        tta: str | None = None,
+        device: str = "auto",
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.paths = checkpoint_paths(ckpt_path)
+        self.module, self.config = load_models(self.paths)
+        self.class_names: tuple[str, ...] = tuple(self.module.class_names)
+        self.device = pick_device(device)
+        self.net = self.module.net.to(self.device).eval()
+        data_cfg = OmegaConf.merge(self.config.data, dict(data or {}))
+        self.datamodule = datamodule_from_config(
+            data_cfg, self.config.get("aug"), len(self.class_names), tta=tta
+        )
+        self.augmentation = self.datamodule.augmentation
+        self.seconds = 0.0  # time spent in the network, for throughput lines
+
+    def inputs(
+        self, faces: np.ndarray | Tensor, augmentation: Augmentation | None = None
+    ) -> Tensor:
+        """The network's input for the faces: the run's evaluation views, or ``augmentation``'s."""
+        images = torch.as_tensor(np.ascontiguousarray(faces)).to(self.device)
+        labels = torch.zeros(len(images), dtype=torch.int64, device=self.device)
+        x, _, _ = self.datamodule.preprocess(images, labels, train=False, augmentation=augmentation)
+        return x
+
+    @torch.inference_mode()
+    def __call__(self, faces: np.ndarray | Tensor) -> np.ndarray:
+        start = time.perf_counter()
+        probs = average_probabilities(self.net, self.inputs(faces)).float().cpu().numpy()
+        self.seconds += time.perf_counter() - start
+        return probs

@@ -1,0 +1,140 @@
+"""What prediction writes: predictions.csv (and .jsonl), annotated copies, a line per input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from fer_lightning.inference import face_detection as fd
+from fer_lightning.inference.batching import Picture, Source
+
+log = logging.getLogger("fer_lightning")
+
+
+class Outputs:
+    """predictions.csv (and .jsonl), annotated copies, and one console line per input."""
+
+    def __init__(
+        self, output_dir: Path, class_names: Sequence[str], jsonl: bool, annotate: bool
+    ) -> None:
+        self.output_dir, self.class_names, self.annotate = output_dir, list(class_names), annotate
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_file: TextIO = (output_dir / "predictions.csv").open("w", newline="")
+        self.rows = csv.writer(self.csv_file)
+        header = ["file", "frame", "x", "y", "w", "h", "emotion", "confidence"]
+        self.rows.writerow(header + self.class_names)
+        self.jsonl: TextIO | None = (output_dir / "predictions.jsonl").open("w") if jsonl else None
+        self.faces = 0
+        self.files = 0
+
+    def close(self) -> None:
+        self.csv_file.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
+
+    def __call__(self, picture: Picture) -> None:
+        source = picture.source
+        if picture.frame is not None or source.kind == "image":
+            self._write(picture)
+        if picture.last:
+            self._summarize(source)
+
+    def _write(self, picture: Picture) -> None:
+        source = picture.source
+        source.pictures += 1
+        frame = "" if picture.frame is None else picture.frame
+        if not picture.boxes:
+            source.empty += 1
+            self.rows.writerow([source.name, frame, *[""] * (6 + len(self.class_names))])
+            self._json(source.name, picture.frame, None, None)
+        labels = []
+        for box, probs in zip(picture.boxes, picture.probs, strict=True):
+            assert probs is not None
+            best = int(probs.argmax())
+            emotion, confidence = self.class_names[best], float(probs[best])
+            labels.append(f"{emotion} {confidence:.2f}")
+            source.faces += 1
+            source.counts[emotion] += 1
+            if source.kind == "image":
+                source.best.append((emotion, confidence))
+            if source.labels is not None and picture.frame is not None:
+                source.correct += int(source.labels[picture.frame] == best)
+            values = [f"{p:.6f}" for p in probs.tolist()]
+            self.rows.writerow([source.name, frame, *box, emotion, f"{confidence:.6f}", *values])
+            self._json(source.name, picture.frame, box, probs)
+        self.faces += len(picture.boxes)
+        if self.annotate and source.annotate and picture.image is not None:
+            self._annotate(picture, labels)
+
+    def _json(self, name: str, frame: int | None, box: Any, probs: np.ndarray | None) -> None:
+        if self.jsonl is None:
+            return
+        record: dict[str, Any] = {"file": name, "frame": frame, "box": None, "emotion": None}
+        if box is not None and probs is not None:
+            best = int(probs.argmax())
+            record["box"] = dict(zip("xywh", (int(v) for v in box), strict=True))
+            record["emotion"] = self.class_names[best]
+            record["confidence"] = round(float(probs[best]), 6)
+            record["probabilities"] = {
+                c: round(float(p), 6) for c, p in zip(self.class_names, probs, strict=True)
+            }
+        self.jsonl.write(json.dumps(record) + "\n")
+
+    def _annotate(self, picture: Picture, labels: list[str]) -> None:
+        """The image with its boxes under annotated/; a video's frames as an .mp4 there."""
+        source = picture.source
+        image = fd.annotate(picture.image, list(picture.boxes), labels)
+        target = self.output_dir / "annotated" / source.relative
+        try:
+            if source.kind == "image":
+                fd.write_image(target, image)
+                return
+            if source.writer is None:
+                height, width = image.shape[:2]
+                source.writer = fd.video_writer(
+                    target.with_suffix(".mp4"), source.fps, width, height
+                )
+            source.writer.write(image)
+        except OSError as error:
+            log.warning("%s: no annotated copy (%s)", source.name, error)
+            source.annotate = False
+
+    def _summarize(self, source: Source) -> None:
+        self.files += 1
+        if source.writer is not None:
+            source.writer.release()
+        counts = ", ".join(f"{e} {n}" for e, n in source.counts.most_common())
+        if source.kind == "image":
+            if not source.faces:
+                log.warning("%s: no face found (a row with an empty emotion)", source.name)
+                return
+            faces = ", ".join(f"{e} ({c:.2f})" for e, c in source.best)
+            whole = " (the whole image)" if source.whole else ""
+            plural = "face" if source.faces == 1 else "faces"
+            log.info("%s: %d %s%s: %s", source.name, source.faces, plural, whole, faces)
+        elif source.kind == "video":
+            log.info(
+                "%s: %d sampled frames, %d faces: %s",
+                source.name,
+                source.pictures,
+                source.faces,
+                counts or "-",
+            )
+            if source.empty:
+                log.warning(
+                    "%s: no face in %d of %d sampled frames (rows with an empty emotion)",
+                    source.name,
+                    source.empty,
+                    source.pictures,
+                )
+        else:
+            accuracy = ""
+            if source.labels is not None and source.faces:
+                accuracy = f"; accuracy {source.correct / source.faces:.4f} against its labels"
+            log.info("%s: %d faces: %s%s", source.name, source.faces, counts, accuracy)

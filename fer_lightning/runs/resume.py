@@ -1,0 +1,48 @@
+"""Resuming: the config a resumed run uses, and where its logging starts again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from fer_lightning.errors import UserError
+from fer_lightning.runs.checkpoints import read_checkpoint
+
+# Config groups a resumed run keeps: another model or data set would be another run.
+GROUPS = (
+    "data",
+    "model",
+    "aug",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "paths",
+    "hydra",
+    "experiment",
+)
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The optimizer steps a checkpoint had taken (where a resumed run's logging starts)."""
+    return int(read_checkpoint(checkpoint).get("global_step", 0))
+
+
+def resume_config(cfg: DictConfig, checkpoint: Path) -> DictConfig:
+    """The checkpoint's own run config, with this command line's ``key=value`` overrides."""
+    saved = OmegaConf.create(read_checkpoint(checkpoint)["hyper_parameters"]["config"])
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    changed_groups = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GROUPS]
+    if changed_groups:
+        raise UserError(
+            f"resuming keeps the run's config groups; {', '.join(changed_groups)} "
+            "cannot change (override single values instead, e.g. "
+            "trainer.max_epochs=60)"
+        )
+    resumed = OmegaConf.merge(saved, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
+    resumed.ckpt_path = str(checkpoint)
+    resumed.paths.output_dir = cfg.paths.output_dir
+    return resumed
