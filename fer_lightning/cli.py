@@ -3,8 +3,8 @@
 A command module defines ``task(cfg) -> result`` and exposes ``main = command("<config>")(task)``:
 the library does the work, this wrapper composes the config and turns the two expected ways
 out (``UserError``, ``Interrupted``) into one line on stderr and the shell's exit code. Anything
-else is a bug and keeps its traceback. Process-wide settings (environment, warning filters)
-are applied when a command starts, not when a module is imported.
+else is a bug and keeps its traceback. Warning filters are set when a command starts, not
+when a module is imported.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -40,11 +39,7 @@ def register_resolvers() -> None:
 
 
 def prepare_process() -> None:
-    """Settings of a command's process, applied before any data is loaded."""
-    # PyTorch's CPU allocator backs large tensors with transparent huge pages when this is set
-    # (fewer page faults, faster steps; benchmarks/results.md). Read at torch's first large
-    # allocation, so set before data loads; an explicit setting of the user's wins.
-    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    """Settings of a command's process: what it warns about, the config's resolvers."""
     # Batches are gathered in-process from one tensor: loader workers would only add copying.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     # Lightning calls a pytree API that newer torch deprecates; nothing for a user to act on.

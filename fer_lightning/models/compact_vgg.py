@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from fer_lightning.models.resnet_fer import pooled_head
+from fer_lightning.models.resnet_fer import init_convs, pooled_head
 from fer_lightning.models.vgg_fer import vgg_stage
 
 WIDTHS = (32, 64, 128, 256)
@@ -51,9 +51,7 @@ class CompactVGG(nn.Module):
             channels = width
         self.features = nn.Sequential(stages)
         self.classifier = pooled_head(channels, num_classes, dropout)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_convs(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))

@@ -19,6 +19,16 @@ WIDTHS = (64, 128, 256, 512)
 BLOCKS = (2, 2, 2, 2)  # ResNet-18
 
 
+def init_convs(net: nn.Module) -> None:
+    """torchvision ResNet's initialization: He-normal convolutions for the ReLUs after them.
+
+    Batch norm keeps PyTorch's own (weight 1, bias 0), which is torchvision's too.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
 def pooled_head(channels: int, num_classes: int, dropout: float) -> nn.Sequential:
     """Global average pooling, flatten, dropout, linear: ``classifier.pool ... classifier.fc``."""
     return nn.Sequential(
@@ -76,13 +86,7 @@ class ResNetFER(nn.Module):
             channels = width
         self.features = nn.Sequential(stages)
         self.classifier = pooled_head(channels, num_classes, dropout)
-        # torchvision ResNet's initialization.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_convs(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, BasicBlock):
