@@ -37,7 +37,9 @@ if [[ -n ${GPU_CHECK_DRY:-} ]]; then  # the same commands on this CPU, on a sliv
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
+  # The package laid out as its wheel lays it out: conf/ inside as fer_lightning.conf.
+  rm -rf /tmp/pkg && mkdir -p /tmp/pkg && cp -r fer_lightning /tmp/pkg/ && cp -r conf /tmp/pkg/fer_lightning/conf
+  export PYTHONPATH=/tmp/site:/tmp/pkg
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
     | tee -a "$out/summary.txt"
 fi
@@ -49,7 +51,7 @@ import json, sys
 from pathlib import Path
 import pandas as pd
 for run in sorted(Path(sys.argv[1]).glob("train/runs/*")):
-    table = pd.read_csv(run / "csv" / "metrics.csv")
+    table = pd.read_csv(run / "metrics.csv")
     epochs = table["time/train_epoch_s"].dropna().tolist() if "time/train_epoch_s" in table else []
     final = json.loads((run / "final_metrics.json").read_text()) if (run / "final_metrics.json").exists() else {}
     print(f"{run.name}: train epochs (s) {', '.join(f'{t:.2f}' for t in epochs)}; "
@@ -76,7 +78,7 @@ case $mode in
     echo "fer_sota exit $?" | tee -a "$out/summary.txt"
     summarize
     run=$(ls -d "$runs"/train/runs/*fer_sota* | tail -n 1)
-    cp "$run/csv/metrics.csv" "$out/fer_sota_metrics.csv"
+    cp "$run/metrics.csv" "$out/fer_sota_metrics.csv"
     cp "$run/curves.png" "$run/confusion_matrix_test.png" "$out/" 2>/dev/null
     ;;
   fer_cpu)
@@ -85,7 +87,7 @@ case $mode in
     echo "fer_cpu exit $?" | tee -a "$out/summary.txt"
     summarize
     run=$(ls -d "$runs"/train/runs/*fer_cpu* | tail -n 1)
-    cp "$run/csv/metrics.csv" "$out/fer_cpu_metrics.csv"
+    cp "$run/metrics.csv" "$out/fer_cpu_metrics.csv"
     cp "$run/curves.png" "$run/confusion_matrix_test.png" "$out/" 2>/dev/null
     ;;
   *) echo "unknown mode $mode: use timings, sota or fer_cpu"; exit 2 ;;

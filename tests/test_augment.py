@@ -3,11 +3,14 @@
 import pytest
 import torch
 from omegaconf import OmegaConf
+from torchvision.transforms.v2 import functional as TF
 
 from fer_lightning.data import FERDataModule
-from fer_lightning.data.augment import build_augmentation
+from fer_lightning.data.augment import Augmentation, build_augmentation, eval_views, five_crops
+from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.synthetic import generate_faces
-from fer_lightning.train import train
+from fer_lightning.training.fit import train
+from tests.conftest import TINY, TINY_FACES, compose_train
 
 GROUPS = ["none", "colorjitter", "standard", "tencrop"]
 
@@ -65,24 +68,43 @@ def test_mixed_targets_sum_to_one(train_cfg, faces, option):
     assert torch.equal(y, labels)
 
 
+@pytest.mark.parametrize("crop", [40, 41])  # 41: the centre's offset 3.5 rounds as torchvision's
+def test_crops_are_torchvisions_in_its_order(faces, crop):
+    """Our crops take Python-int offsets (the exporters trace them); the views must not move."""
+    x = faces[0].unsqueeze(1).float()
+    for ours, theirs in zip(five_crops(x, 48, crop), TF.five_crop(x, [crop, crop]), strict=True):
+        assert torch.equal(ours, theirs)
+    ten = eval_views(x, 48, "ten", crop)
+    assert len(ten) == 10
+    for ours, theirs in zip(ten, TF.ten_crop(x, [crop, crop]), strict=True):
+        assert torch.equal(ours, theirs)
+    (centre,) = eval_views(x, 48, "center", crop)
+    assert torch.equal(centre, TF.center_crop(x, [crop, crop]))
+
+
+def test_single_view_is_the_centre_crop_of_a_cropping_run():
+    assert Augmentation().single_view() == Augmentation()
+    for eval_crop in ("center", "ten"):
+        view = Augmentation(eval_crop=eval_crop, crop_size=40, tta="hflip").single_view()
+        assert (view.eval_crop, view.crop_size, view.tta) == ("center", 40, "none")
+
+
+def test_the_data_module_of_a_config_takes_the_runs_tta_unless_told(train_cfg):
+    cfg = train_cfg(["experiment=fer_cpu"])
+    dm = datamodule_from_config(cfg.data, cfg.aug, cfg.model.num_classes)
+    assert dm.augmentation.tta == cfg.aug.tta == "hflip"
+    assert (dm.augmentation.eval_crop, dm.augmentation.crop_size) == ("center", 40)
+    assert dm.hparams.batch_size == cfg.data.batch_size and dm.hparams.channels == 1
+    override = datamodule_from_config(cfg.data, cfg.aug, cfg.model.num_classes, tta="tencrop")
+    assert override.augmentation.tta == "tencrop"
+
+
 def test_tencrop_and_mixup_train_through_the_entry_point(train_cfg):
     for aug in (
         ["aug=tencrop"],
         ["aug=colorjitter", "aug.mixup_alpha=0.2", "aug.cutmix_alpha=1.0"],
     ):
-        metrics = train(
-            train_cfg(
-                [
-                    "data=synthetic",
-                    "data.synthetic_size=280",
-                    "data.batch_size=16",
-                    "trainer=debug",
-                    "callbacks=minimal",
-                    "logger=none",
-                    *aug,
-                ]
-            )
-        )
+        metrics = train(train_cfg([*TINY, *aug]))
         assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
@@ -91,9 +113,10 @@ def test_aug_preview_writes_a_picture(tmp_path, group):
     from PIL import Image
 
     from fer_lightning.aug_preview import preview
-    from tests.conftest import compose_train
 
-    cfg = compose_train([f"aug={group}", "data.synthetic_size=280"], tmp_path, "aug_preview")
+    cfg = compose_train(
+        [f"aug={group}", f"data.synthetic_size={TINY_FACES}"], tmp_path, "aug_preview"
+    )
     path = preview(cfg)
     assert path.name == f"aug_preview_{group}.png"
     with Image.open(path) as image:

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from fer_lightning.eval import evaluate
-from tests.conftest import compose_train
-from tests.test_train import run_cli
+from tests.conftest import ALL_OUTPUTS, TINY_RUN, compose_train, run_cli
 
 
 def test_ddp_cpu_fits_and_tests_into_one_run_folder(tmp_path):
@@ -14,13 +13,9 @@ def test_ddp_cpu_fits_and_tests_into_one_run_folder(tmp_path):
     cwd.mkdir()
     result = run_cli(
         [
+            *TINY_RUN,
+            *ALL_OUTPUTS,
             "trainer=ddp_cpu",
-            "data=synthetic",
-            "data.synthetic_size=420",
-            "data.batch_size=32",
-            "trainer.max_epochs=1",
-            "trainer.limit_train_batches=3",
-            "callbacks.progress_bar=null",
             "callbacks.activation_grids=null",
         ],
         cwd=cwd,
@@ -33,5 +28,5 @@ def test_ddp_cpu_fits_and_tests_into_one_run_folder(tmp_path):
     metrics = json.loads((run / "final_metrics.json").read_text())
     (best,) = (run / "checkpoints").glob("epoch*.ckpt")
     single = evaluate(compose_train([f"ckpt_path={best}"], tmp_path / "eval", "eval"))
-    # Synchronized across ranks: 70 test faces split 35 + 35, no padding, the same accuracy.
+    # Synchronized across ranks: 28 test faces split 14 + 14, no padding, the same accuracy.
     assert metrics["test/acc"] == pytest.approx(single["test/acc"], abs=1e-6)

@@ -1,8 +1,6 @@
 """Evaluating checkpoints: the same test accuracy as training logged, TTA, ensembles."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,30 +8,14 @@ import torch
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.eval import evaluate
 from fer_lightning.runs.checkpoints import load_classifier
-from fer_lightning.train import train
-from tests.conftest import compose_train
-
-RUN = [
-    "data=synthetic",
-    "data.synthetic_size=420",
-    "data.batch_size=32",
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=3",
-    "callbacks=minimal",
-    "logger=none",
-]
+from tests.conftest import compose_train, run_cli, train_tiny
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    runs = []
-    for model in ("emo1", "emo2"):
-        tmp = tmp_path_factory.mktemp(model)
-        metrics = train(compose_train([*RUN, f"model={model}"], tmp))
-        (best,) = (tmp / "run" / "checkpoints").glob("epoch*.ckpt")
-        runs.append((best, metrics))
-    return runs
+def trained(tiny_run, tmp_path_factory):
+    """(best checkpoint, training metrics) of the tiny emo1 run and of an emo2 one."""
+    emo2 = train_tiny(tmp_path_factory.mktemp("emo2"), "model=emo2")
+    return [(run.best, run.metrics) for run in (tiny_run, emo2)]
 
 
 def test_eval_reproduces_the_test_accuracy_of_training(trained, tmp_path):
@@ -73,12 +55,8 @@ def test_tta_views_and_hflip_of_a_symmetric_face(trained):
 
 
 def test_missing_checkpoint_is_one_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "fer_lightning.eval", f"ckpt_path={tmp_path}/nope.ckpt"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_cli(
+        [f"ckpt_path={tmp_path}/nope.ckpt"], tmp_path, timeout=120, module="fer_lightning.eval"
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")

@@ -12,35 +12,16 @@ import torch
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
-from fer_lightning.export import METADATA_FILE, export
-from fer_lightning.predict import FaceClassifier
-from fer_lightning.train import train
+from fer_lightning.export import export
+from fer_lightning.inference.classifier import Classifier
+from fer_lightning.inference.exporting import METADATA_FILE
 from tests.conftest import compose_train
-
-RUN = [
-    "data=synthetic",
-    "data.synthetic_size=140",
-    "data.batch_size=16",
-    "model=emo1",
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=1",
-    "trainer.limit_val_batches=1",
-    "callbacks=minimal",
-    "logger=none",
-    "test=false",
-]
 
 
 @pytest.fixture(scope="module")
-def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def ckpts(tiny_run, tencrop_run) -> dict[str, Path]:
     """A plain model and a ten-crop one (40x40 input, ten views averaged in evaluation)."""
-    paths = {}
-    for name, extra in (("plain", []), ("tencrop", ["aug=tencrop"])):
-        tmp = tmp_path_factory.mktemp(name)
-        train(compose_train([*RUN, *extra], tmp))
-        paths[name] = tmp / "run" / "checkpoints" / "last.ckpt"
-    return paths
+    return {"plain": tiny_run.last, "tencrop": tencrop_run.last}
 
 
 def documented_input(faces: np.ndarray, meta: dict) -> np.ndarray:
@@ -51,7 +32,7 @@ def documented_input(faces: np.ndarray, meta: dict) -> np.ndarray:
 
 
 def reference(ckpt: Path, faces: np.ndarray, tta: str) -> np.ndarray:
-    return FaceClassifier(ckpt, tta=tta, device="cpu")(faces)
+    return Classifier(ckpt, tta=tta, device="cpu")(faces)
 
 
 def run_export(ckpt: Path, tmp_path: Path, *overrides: str) -> Path:

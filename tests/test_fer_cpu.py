@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
+from fer_lightning.cli import instantiate_all
 from fer_lightning.eval import evaluate
-from fer_lightning.train import instantiate_all, train
-from tests.conftest import compose_train
-from tests.test_train import TINY
+from fer_lightning.training.fit import train
+from tests.conftest import TINY_RUN, compose_train
 
 
 def test_fer_cpu_composes(train_cfg):
@@ -52,14 +52,12 @@ def test_fer_cpu_trains_and_tests_the_averaged_weights(tmp_path):
     the network's own, and the test after fit gives what evaluating that checkpoint gives
     (Lightning's callback alone tested the raw weights: a loss that differed)."""
     run = [
-        *TINY,
+        *TINY_RUN,
         "experiment=fer_cpu",
-        "trainer=cpu",
         "trainer.max_epochs=2",
         "trainer.limit_train_batches=4",
         "trainer.limit_val_batches=2",
         "trainer.precision=32-true",
-        "data.synthetic_size=420",
     ]
     cfg = compose_train(run, tmp_path / "train")
     metrics = train(cfg)

@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 
+from fer_lightning.cli import PLUGIN_CHOICES, check_plugins
 from fer_lightning.report import main as report_main
-from fer_lightning.train import PLUGIN_CHOICES, check_plugins
+from tests.conftest import run_cli
 from tests.test_sweep_report import SHORT
-from tests.test_train import run_cli
 
 needs_slurm = pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from fer_lightning import precision
+from fer_lightning.training import precision
 from fer_lightning.training.precision import cpu_flags, native_bf16_cpu, resolve_precision
 
 CPUINFO = """processor\t: 0
@@ -54,9 +54,10 @@ def test_auto_matches_this_machine_and_explicit_values_pass_through():
         assert resolve_precision(value, "cpu") == value
 
 
-def test_fp32_stays_the_default_until_bf16_is_shown_to_cost_no_accuracy(train_cfg):
+def test_auto_is_the_default_since_bf16_was_shown_to_cost_no_accuracy(train_cfg):
+    """seed_emo1 on PublicTest: bf16 58.37%, fp32 58.18% (README, "bf16 on the CPU")."""
     for trainer in ("default", "cpu"):
-        assert train_cfg([f"trainer={trainer}"]).trainer.precision == "32-true"
-    assert train_cfg(["trainer=cpu", "trainer.precision=auto"]).trainer.precision == "auto"
+        assert train_cfg([f"trainer={trainer}"]).trainer.precision == "auto"
+    assert train_cfg(["trainer.precision=32-true"]).trainer.precision == "32-true"
     assert train_cfg(["trainer=gpu"]).trainer.precision == "bf16-mixed"
     assert train_cfg(["experiment=fer_cpu"]).trainer.precision == "auto"

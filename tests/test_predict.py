@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +18,17 @@ from fer_lightning.data.labels import EMOTIONS  # noqa: E402
 from fer_lightning.data.synthetic import generate_faces  # noqa: E402
 from fer_lightning.errors import UserError  # noqa: E402
 from fer_lightning.inference import face_detection as fd  # noqa: E402
-from fer_lightning.predict import Batcher, Picture, Source, predict  # noqa: E402
+from fer_lightning.inference.batching import Batcher, Picture, Source  # noqa: E402
+from fer_lightning.predict import predict  # noqa: E402
 from fer_lightning.runs.checkpoints import load_classifier  # noqa: E402
-from fer_lightning.train import train  # noqa: E402
-from tests.conftest import compose_train, csv_text  # noqa: E402
+from tests.conftest import compose_train, csv_text, run_cli  # noqa: E402
 
 ASTRONAUT_FACE = (177, 66, 95, 95)
-RUN = [
-    "data=synthetic",
-    "data.synthetic_size=210",
-    "data.batch_size=32",
-    "model=emo1",
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "callbacks=minimal",
-    "logger=none",
-    "test=false",
-]
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("train")
-    train(compose_train(RUN, tmp))
-    return tmp / "run" / "checkpoints" / "last.ckpt"
+@pytest.fixture
+def ckpt(tiny_run) -> Path:
+    return tiny_run.last
 
 
 def bgr(rgb: np.ndarray) -> np.ndarray:
@@ -225,13 +208,8 @@ def test_unusable_inputs_are_one_line_errors(ckpt, tmp_path):
         predict(cfg)
     with pytest.raises(UserError, match="detect="):
         predict(compose_train([f"ckpt_path={ckpt}", "detect=maybe"], tmp_path, "predict"))
-    result = subprocess.run(
-        [sys.executable, "-m", "fer_lightning.predict", f"ckpt_path={ckpt}", "input=missing.jpg"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    args = [f"ckpt_path={ckpt}", "input=missing.jpg"]
+    result = run_cli(args, tmp_path, timeout=120, module="fer_lightning.predict")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: missing.jpg: no such file or folder (input=PATH of an image, a folder of "

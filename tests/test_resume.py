@@ -1,4 +1,5 @@
-"""A killed run resumed with ckpt_path=last ends with the same weights as an uninterrupted one."""
+"""A killed run resumed with ckpt_path=last ends with the same weights as an uninterrupted one,
+and the run's metrics.csv holds every row once across the resume."""
 
 import signal
 import subprocess
@@ -6,21 +7,22 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
-from tests.test_train import run_cli
+from fer_lightning.training.fit import train
+from fer_lightning.training.loggers import ResumableCSVLogger
+from tests.conftest import TINY_RUN, compose_train, run_cli, train_tiny
 
+# Whole epochs of 560 faces, long enough for a kill to land inside the run.
 ARGS = [
-    "data=synthetic",
+    *TINY_RUN,
     "data.synthetic_size=700",
     "data.batch_size=32",
-    "model=emo1",
-    "trainer=cpu",
     "trainer.max_epochs=3",
+    "trainer.limit_train_batches=null",
     "trainer.limit_val_batches=2",
     "test=false",
-    "callbacks=minimal",
-    "logger=none",
     "optimizer=sgd",
     "scheduler.step_size=1",
     "aug=standard",
@@ -86,3 +88,35 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert expected.keys() == resumed.keys()
     for name in expected:
         torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0)
+
+
+def test_the_csv_logger_appends_and_a_resume_forgets_the_rows_after_its_checkpoint(tmp_path):
+    """Lightning's own writer deletes an existing metrics.csv; a resumed run's logger keeps it,
+    drops the rows logged at the checkpoint's step or later (logged again), and appends."""
+    first = ResumableCSVLogger(str(tmp_path), name="", version="")
+    for step in range(4):
+        first.log_metrics({"loss": float(step)}, step=step)
+    first.save()
+    resumed = ResumableCSVLogger(str(tmp_path), name="", version="")
+    assert resumed.experiment.forget_from(2) == 2
+    resumed.log_metrics({"loss": 20.0, "acc": 0.5}, step=2)  # a new column rewrites the header
+    resumed.save()
+    table = pd.read_csv(tmp_path / "metrics.csv")
+    assert table["step"].tolist() == [0, 1, 2]
+    assert table["loss"].tolist() == [0.0, 1.0, 20.0]
+    assert table["acc"].isna().tolist() == [True, True, False]
+    assert resumed.experiment.forget_from(5) == 0  # nothing logged that late: left as it is
+
+
+def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
+    """In-process through the entry point: one epoch, then resumed from last.ckpt to two."""
+    run = train_tiny(tmp_path, "logger=default", "trainer.log_every_n_steps=1", "test=false")
+    before = pd.read_csv(run.dir / "metrics.csv")
+    assert before.dropna(subset=["val/acc"])["epoch"].tolist() == [0]
+    train(compose_train([f"ckpt_path={run.last}", "trainer.max_epochs=2"], tmp_path))
+    after = pd.read_csv(run.dir / "metrics.csv")
+    # The new epoch is appended, the first one kept as it was, each epoch's rows once.
+    assert after.dropna(subset=["val/acc"])["epoch"].tolist() == [0, 1]
+    assert after.dropna(subset=["train/loss_epoch"])["epoch"].tolist() == [0, 1]
+    pd.testing.assert_frame_equal(after.iloc[: len(before)][before.columns], before)
+    assert after.dropna(subset=["train/loss_step"])["step"].is_unique

@@ -8,29 +8,13 @@ import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fer_lightning.train import train
-
-SHORT = [
-    "data=synthetic",
-    "data.synthetic_size=420",
-    "data.batch_size=32",
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=1",
-    "callbacks.progress_bar=null",
-]
+from tests.conftest import ALL_OUTPUTS, train_tiny
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from tests.conftest import compose_train
-
-    tmp = tmp_path_factory.mktemp("run")
-    overrides = [*SHORT, "aug=colorjitter", "loss.class_weights=auto", "data.balanced_sampler=true"]
-    train(compose_train(overrides, tmp))
-    return tmp / "run"
+    overrides = ["aug=colorjitter", "loss.class_weights=auto", "data.balanced_sampler=true"]
+    return train_tiny(tmp_path_factory.mktemp("run"), *ALL_OUTPUTS, *overrides).dir
 
 
 @pytest.mark.parametrize("name", ["samples_per_class", "class_distribution"])
@@ -58,17 +42,9 @@ def test_loss_curves_png(run_dir):
 
 
 def test_same_seed_same_metrics_and_run_info(tmp_path):
-    from tests.conftest import compose_train
-
-    args = [
-        *[a for a in SHORT if not a.startswith("callbacks.")],
-        "aug=standard",
-        "aug.mixup_alpha=0.2",
-        "callbacks=minimal",
-        "logger=none",
-    ]
-    first = train(compose_train(args, tmp_path / "a"))
-    second = train(compose_train(args, tmp_path / "b"))
+    args = ["aug=standard", "aug.mixup_alpha=0.2"]
+    first = train_tiny(tmp_path / "a", *args).metrics
+    second = train_tiny(tmp_path / "b", *args).metrics
     timing = {"train_time_s", "time/train_epoch_s"}
     assert {k: v for k, v in first.items() if k not in timing} == {
         k: v for k, v in second.items() if k not in timing

@@ -8,19 +8,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from fer_lightning.report import main as report_main
-from tests.test_train import run_cli
+from tests.conftest import ALL_OUTPUTS, TINY, TINY_RUN, run_cli
 
-SHORT = [
-    "data=synthetic",
-    "data.synthetic_size=280",
-    "data.batch_size=32",
-    "trainer=cpu",
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "callbacks.progress_bar=null",
-]
+# Two epochs of the tiny run with everything a run writes: the report reads all of it.
+SHORT = [*TINY_RUN, *ALL_OUTPUTS, "trainer.max_epochs=2"]
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +66,7 @@ def test_report_without_runs_is_one_line(tmp_path):
 
 def test_every_seed_experiment_composes_and_runs(tmp_path):
     result = run_cli(
-        [
-            "-m",
-            "experiment=glob(seed_*)",
-            "data=synthetic",
-            "data.synthetic_size=280",
-            "trainer=debug",
-            "callbacks=minimal",
-            "logger=none",
-        ],
+        ["-m", "experiment=glob(seed_*)", *TINY],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,43 +4,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fer_lightning.errors import DataError
-from fer_lightning.train import train
-
-TINY = [
-    "data=synthetic",
-    "data.synthetic_size=280",
-    "data.batch_size=16",
-    "trainer=debug",
-    "callbacks=minimal",
-    "logger=none",
-]
+from fer_lightning.training.fit import train
+from tests.conftest import MODELS, TINY, TINY_RUN, on_data, run_cli
 
 
-def run_cli(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "fer_lightning", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@pytest.mark.parametrize("model", ["emo1", "emo2", "emo3", "emo4", "emo5", "emo6"])
+@pytest.mark.parametrize("model", MODELS)
 def test_every_model_runs_fit_and_test(train_cfg, model):
-    metrics = train(train_cfg([*TINY, f"model={model}"]))
+    cfg = train_cfg([*TINY, f"model={model}"])
+    metrics = train(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0
+    # The count a run reports (final_metrics.json, the report's table) is the network's own.
+    net = instantiate(cfg.model)
+    assert metrics["params"] == sum(p.numel() for p in net.parameters())
 
 
 def test_colorjitter_and_every_scheduler_run(train_cfg):
@@ -55,15 +36,13 @@ def test_onecycle_warms_up_then_anneals_per_step(train_cfg, tmp_path):
     """The lr in TensorBoard, batch by batch: up to optimizer.lr, then down to lr/25/1e4."""
     cfg = train_cfg(
         [
-            *TINY,
-            "trainer=cpu",
+            *TINY_RUN,
             "trainer.max_epochs=2",
             "trainer.limit_train_batches=5",
             "trainer.limit_val_batches=1",
             "trainer.log_every_n_steps=1",
             "test=false",
             "logger=default",
-            "callbacks=minimal",
             "+callbacks.lr_monitor._target_=lightning.pytorch.callbacks.LearningRateMonitor",
             "scheduler=onecycle",
             "scheduler.pct_start=0.3",
@@ -111,7 +90,14 @@ def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / ".hydra" / "config.yaml").is_file()
-    assert str(run) in result.stdout + result.stderr  # the run folder is printed
+    assert (run / "train.log").is_file()  # Hydra's job log is named after the task
+    output = result.stdout + result.stderr
+    assert str(run) in output  # the run folder is printed
+    # One layer table, the seed report's (model_summary.txt), not Lightning's as well.
+    assert (run / "model_summary.txt").is_file() and "Model summary (EmoCNN)" in output
+    assert not any(
+        "Name" in line and "Type" in line and "Params" in line for line in output.splitlines()
+    )
 
 
 def test_missing_data_file_is_one_line(tmp_path):
@@ -131,22 +117,11 @@ def test_unknown_option_is_reported_by_hydra(tmp_path):
 
 def test_shared_csv_default_split_names_the_development_options(train_cfg, shared_csv):
     with pytest.raises(DataError, match=r"no PrivateTest rows.*data.val_usage=null"):
-        train(train_cfg([f"data.path={shared_csv}", "trainer=debug", "logger=none"]))
+        train(train_cfg(on_data(TINY, "data=fer2013", f"data.path={shared_csv}")))
 
 
 def test_shared_csv_trains_on_real_rows(train_cfg, shared_csv):
-    metrics = train(
-        train_cfg(
-            [
-                "data=fer2013_dev",
-                f"data.path={shared_csv}",
-                "model=emo1",
-                "trainer=debug",
-                "callbacks=minimal",
-                "logger=none",
-            ]
-        )
-    )
+    metrics = train(train_cfg(on_data(TINY, "data=fer2013_dev", f"data.path={shared_csv}")))
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
@@ -174,18 +149,8 @@ def test_real_emo5_colorjitter_one_epoch(tmp_path, shared_csv):
 
 def test_folder_sample_trains_through_the_entry_point(train_cfg, shared_csv):
     sample = shared_csv.parent / "folder_sample"
-    metrics = train(
-        train_cfg(
-            [
-                "data=fer2013_folder",
-                f"data.path={sample}",
-                "data.test_usage=PublicTest",
-                "trainer=debug",
-                "callbacks=minimal",
-                "logger=none",
-            ]
-        )
-    )
+    data = ["data=fer2013_folder", f"data.path={sample}", "data.test_usage=PublicTest"]
+    metrics = train(train_cfg(on_data(TINY, *data)))
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 

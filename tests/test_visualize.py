@@ -15,41 +15,22 @@ from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
+from fer_lightning.inference.classifier import Classifier
 from fer_lightning.runs.checkpoints import load_classifier
-from fer_lightning.train import train
-from fer_lightning.visualize import load_face, probabilities, visualize
+from fer_lightning.visualize import load_face, visualize
 from tests.conftest import ROOT, compose_train
 
 STAGES = [f"features.stage{i}" for i in range(1, 6)]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tencrop_run, tmp_path_factory):
     """A ten-crop emo1 (40x40 input) trained for two steps, and a colour face picture of 96x96."""
-    tmp = tmp_path_factory.mktemp("trained")
-    cfg = compose_train(
-        [
-            "data=synthetic",
-            "data.synthetic_size=140",
-            "data.batch_size=8",
-            "model=emo1",
-            "aug=tencrop",
-            "trainer=cpu",
-            "trainer.max_epochs=1",
-            "trainer.limit_train_batches=2",
-            "trainer.limit_val_batches=1",
-            "callbacks=minimal",
-            "logger=none",
-            "test=false",
-        ],
-        tmp,
-    )
-    train(cfg)
     faces, _ = generate_faces(1, seed=3)
-    face = tmp / "face.png"
+    face = tmp_path_factory.mktemp("face") / "face.png"
     gray = Image.fromarray(faces[0]).resize((96, 96))
     Image.merge("RGB", [gray, gray, gray.point(lambda v: v // 2)]).save(face)
-    return tmp / "run" / "checkpoints" / "last.ckpt", face
+    return tencrop_run.last, face
 
 
 def test_visualize_writes_every_stage_and_the_prediction(trained, tmp_path, caplog):
@@ -71,9 +52,9 @@ def test_the_face_is_read_and_predicted_as_evaluation_does(trained):
     ckpt, face_png = trained
     face = load_face(face_png)
     assert face.shape == (48, 48) and face.dtype == np.uint8
-    module, config = load_classifier(ckpt)
-    probs = probabilities(module.net, face, config)
+    probs = torch.from_numpy(Classifier(ckpt, device="cpu")(face[None])[0])
     assert probs.shape == (7,) and float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+    module, _ = load_classifier(ckpt)
     # The data module's evaluation path with the run's ten crops, and the module's averaging.
     dm = FERDataModule(channels=3, augmentation=Augmentation(eval_crop="ten", crop_size=40))
     labels = torch.zeros(1, dtype=torch.long)
@@ -112,6 +93,7 @@ def test_the_command_line(trained, tmp_path):
     assert runs[0].returncode == 0, err
     (folder,) = (tmp_path / "outputs" / "visualize" / "runs").iterdir()
     assert (folder / "probabilities.png").is_file()
+    assert (folder / "visualize.log").is_file()  # Hydra's job log is named after the task
     assert (folder / "activations_features.stage5.png").is_file()
     assert "Predicted " in out + err
     assert runs[1].returncode == 2

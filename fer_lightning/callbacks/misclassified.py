@@ -23,7 +23,7 @@ class Misclassified(EpochPredictions):
     """``misclassified_test.png`` (and ``.csv``): the ``count`` most confident wrong test answers.
 
     The raw faces come from the datamodule's test split, matched by position: the test batches
-    must be the split in order, in one process.
+    must be the split in order (or its first faces, with ``limit_test_batches``), in one process.
     """
 
     stages = ("test",)
@@ -55,7 +55,9 @@ class Misclassified(EpochPredictions):
         index = wrong[confidence[wrong].topk(min(self.count, len(wrong))).indices]
         dm = trainer.datamodule
         split = dm.dataset(dm.test_split) if hasattr(dm, "dataset") else None
-        if split is None or not torch.equal(split.labels.cpu().long(), labels):
+        # The tested faces are the split's first ones (all, unless limit_test_batches cut it).
+        tested = None if split is None else split.labels[: len(labels)].cpu().long()
+        if tested is None or not torch.equal(tested, labels):
             rank_zero_warn(
                 "Misclassified: the test batches are not the datamodule's test split in order; "
                 "skipped"

@@ -8,22 +8,14 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from fer_lightning.callbacks.activations import (
-    DEAD,
-    ActivationGrids,
-    activation_mosaic,
-    capture_activations,
-    conv_stages,
-    first_conv,
-    normalize_maps,
-    prepare_faces,
-    sample_faces,
-)
+from fer_lightning.callbacks.activations import ActivationGrids, sample_faces
 from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.models.seed_cnns import Emo2CNN, Emo5CNN, EmoCNN
-from fer_lightning.train import train
-from tests.conftest import compose_train
+from fer_lightning.models.stages import capture_activations, conv_stages, first_conv
+from fer_lightning.plots.activations import DEAD, activation_mosaic, normalize_maps
+from fer_lightning.training.fit import train
+from tests.conftest import TINY_RUN, compose_train
 
 
 def flat_vgg() -> nn.Sequential:
@@ -75,20 +67,27 @@ def test_capture_gives_each_stage_output_and_leaves_no_trace():
     assert vgg_maps["3"].shape == (2, 8, 24, 24) and vgg_maps["3"].min() >= 0
 
 
-def test_faces_are_prepared_as_the_data_module_does():
+def test_faces_are_prepared_in_one_view_as_the_data_module_does():
+    """The grids' input: the run's normalization and channels, one view (a ten-crop run's centre
+    crop), written out here by hand."""
     images = torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8)
     labels = torch.zeros(4, dtype=torch.long)
-    dm = FERDataModule(channels=3, mean=0.3, std=0.2)
-    expected = dm.preprocess(images, labels, train=False)[0]
-    torch.testing.assert_close(prepare_faces(images, 3, 0.3, 0.2), expected)
-    cropped = Augmentation(eval_crop="center", crop_size=40).eval(expected)
-    torch.testing.assert_close(prepare_faces(images, 3, 0.3, 0.2, input_size=40), cropped)
-    assert prepare_faces(images, 1, 0.5, 0.5).shape == (4, 1, 48, 48)
+    whole = ((images.float() / 255 - 0.3) / 0.2).unsqueeze(1).expand(-1, 3, -1, -1)
+    centre = whole[..., 4:44, 4:44]
+    for eval_crop, expected in ((None, whole), ("center", centre), ("ten", centre)):
+        augmentation = Augmentation(eval_crop=eval_crop, crop_size=40)
+        dm = FERDataModule(channels=3, mean=0.3, std=0.2, augmentation=augmentation)
+        view = dm.augmentation.single_view()
+        x = dm.preprocess(images, labels, train=False, augmentation=view)[0]
+        torch.testing.assert_close(x, expected)
+    gray = FERDataModule(channels=1).preprocess(images, labels, False, Augmentation())[0]
+    assert gray.shape == (4, 1, 48, 48)
 
 
 def test_sample_faces_are_the_first_of_each_class():
     labels = np.array([3, 0, 3, 6, 0, 1, 6])
-    assert sample_faces(labels) == [1, 5, 0, 3]
+    assert sample_faces(labels, 7) == [1, 5, 0, 3]
+    assert sample_faces(labels, 4) == [1, 5, 0]  # classes beyond num_classes are not drawn
 
 
 def test_maps_are_scaled_each_on_its_own_and_wide_stages_cut():
@@ -113,17 +112,12 @@ def grids_run(tmp_path_factory):
     target = "fer_lightning.callbacks.activations.ActivationGrids"
     cfg = compose_train(
         [
-            "data=synthetic",
-            "data.synthetic_size=280",
-            "data.batch_size=16",
-            "model=emo1",
+            *TINY_RUN,
             "aug=tencrop",
-            "trainer=cpu",
-            "trainer.max_epochs=1",
             "trainer.limit_train_batches=1",
             "trainer.limit_val_batches=1",
             "trainer.log_every_n_steps=1",
-            "callbacks=minimal",
+            "logger=default",
             "test=false",
             f"+callbacks.activation_grids._target_={target}",
             "+callbacks.activation_grids.output_dir=${paths.output_dir}",

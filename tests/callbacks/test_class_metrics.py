@@ -1,49 +1,30 @@
-"""ClassMetrics in a short real run: PR curves, metrics.csv per epoch, the test report."""
+"""ClassMetrics in a short real run: PR curves, the test report; the run's one metrics.csv."""
 
 import json
-from functools import partial
+from pathlib import Path
 
-import lightning as L
 import pandas as pd
 import pytest
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
-from fer_lightning.callbacks.class_metrics import (
-    ClassMetrics,
-    classification_report,
-    metrics_columns,
-    write_metrics_row,
-)
-from fer_lightning.data.datamodule import FERDataModule
+from fer_lightning.callbacks.class_metrics import classification_report
 from fer_lightning.data.labels import EMOTIONS
-from fer_lightning.models import EmoCNN
-from fer_lightning.train import train
-from fer_lightning.training.module import EmotionClassifier
+from tests.conftest import tiny_data, train_tiny
 
+# Two epochs of the tiny run, with its loggers: TensorBoard and the CSV logger's metrics.csv.
 SHORT = [
-    "data=synthetic",
-    "data.synthetic_size=420",
-    "data.batch_size=32",
-    "data.eval_batch_size=16",
-    "trainer=cpu",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "callbacks=minimal",
+    "trainer.max_epochs=2",
+    "logger=default",
     "+callbacks.class_metrics._target_=fer_lightning.callbacks.class_metrics.ClassMetrics",
     "+callbacks.class_metrics.output_dir=${paths.output_dir}",
 ]
 
 
-DATA = partial(FERDataModule, source="synthetic", synthetic_size=420, batch_size=32)
-
-
 def split_size(name: str) -> int:
-    """Faces the run validates or tests on: the synthetic split, at most 2 batches of 16."""
-    return min(len(DATA().dataset(name)), 2 * 16)
+    """Faces the run validates or tests on: the whole synthetic split."""
+    return len(tiny_data().dataset(name))
 
 
 def n_test_faces() -> int:
@@ -56,37 +37,33 @@ def n_val_faces() -> int:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from tests.conftest import compose_train
-
-    tmp = tmp_path_factory.mktemp("class_metrics")
-    metrics = train(compose_train([*SHORT, "trainer.max_epochs=2"], tmp))
+    tiny = train_tiny(tmp_path_factory.mktemp("class_metrics"), *SHORT)
     acc = EventAccumulator(
-        str(tmp / "run" / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0}
+        str(tiny.dir / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0}
     )
     acc.Reload()
-    return tmp, metrics, acc
+    return tiny.dir, tiny.metrics, acc
 
 
-def test_metrics_csv_has_one_row_per_epoch_matching_the_logged_scalars(run):
-    tmp, _, acc = run
-    table = pd.read_csv(tmp / "run" / "metrics.csv")
-    assert list(table.columns) == metrics_columns(EMOTIONS)
-    assert {"val_recall_fear", "val_f1_disgust", "val_precision_neutral"} <= set(table.columns)
-    assert table["epoch"].tolist() == [0, 1]
-    assert table.notna().all().all()  # train_loss and val_loss of each epoch filled in
-    # The callback computes its own numbers; they agree with what the module logs per epoch.
-    pairs = {
-        "val_acc": "val/acc",
-        "val_f1": "val/f1",
-        "val_loss": "val/loss",
-        "train_loss": "train/loss_epoch",
-        "val_recall_fear": "val/recall/fear",
-        "val_precision_happy": "val/precision/happy",
-        "val_f1_neutral": "val/f1/neutral",
-    }
-    for column, tag in pairs.items():
+def test_one_metrics_csv_at_the_run_root_with_a_val_row_per_epoch(run):
+    """The CSV logger's table is the run's only metrics.csv (ClassMetrics keeps none of its
+    own); its validation rows, one per epoch, hold what TensorBoard got, per class too."""
+    run_dir, _, acc = run
+    assert [p.relative_to(run_dir) for p in run_dir.rglob("metrics.csv")] == [Path("metrics.csv")]
+    table = pd.read_csv(run_dir / "metrics.csv")
+    val = table.dropna(subset=["val/acc"])
+    assert val["epoch"].tolist() == [0, 1]
+    per_class = [
+        f"val/{score}/{name}" for score in ("precision", "recall", "f1") for name in EMOTIONS
+    ]
+    assert val[["val/loss", "val/f1", *per_class]].notna().all().all()
+    for tag in ("val/acc", "val/f1", "val/loss", "val/recall/fear", "val/precision/happy"):
         logged = [event.value for event in acc.Scalars(tag)]
-        assert table[column].tolist() == pytest.approx(logged, abs=1e-5), column
+        assert val[tag].tolist() == pytest.approx(logged, abs=1e-5), tag
+    train = table.dropna(subset=["train/loss_epoch"])
+    assert train["epoch"].tolist() == [0, 1]
+    logged = [event.value for event in acc.Scalars("train/loss_epoch")]
+    assert train["train/loss_epoch"].tolist() == pytest.approx(logged, abs=1e-5)
 
 
 def test_pr_curves_per_class_and_epoch_without_the_sanity_check(run):
@@ -108,8 +85,8 @@ def test_pr_curves_per_class_and_epoch_without_the_sanity_check(run):
 
 
 def test_classification_report_files_and_tensorboard_text(run):
-    tmp, metrics, acc = run
-    report = pd.read_csv(tmp / "run" / "test_classification_report.csv", index_col="class")
+    run_dir, metrics, acc = run
+    report = pd.read_csv(run_dir / "test_classification_report.csv", index_col="class")
     assert list(report.columns) == ["precision", "recall", "f1", "support"]
     assert list(report.index) == [*EMOTIONS, "accuracy", "macro avg", "weighted avg"]
     n = n_test_faces()
@@ -119,10 +96,10 @@ def test_classification_report_files_and_tensorboard_text(run):
     assert report.loc["accuracy", "f1"] == pytest.approx(metrics["test/acc"], abs=1e-5)
     assert report.loc["macro avg", "f1"] == pytest.approx(metrics["test/f1"], abs=1e-5)
     assert report.loc["fear", "recall"] == pytest.approx(metrics["test/recall/fear"], abs=1e-5)
-    saved = json.loads((tmp / "run" / "final_metrics.json").read_text())
+    saved = json.loads((run_dir / "final_metrics.json").read_text())
     assert saved["test/acc"] == pytest.approx(report.loc["accuracy", "f1"], abs=1e-5)
 
-    lines = (tmp / "run" / "test_classification_report.txt").read_text().splitlines()
+    lines = (run_dir / "test_classification_report.txt").read_text().splitlines()
     assert lines[0].split() == ["precision", "recall", "f1", "support"]
     rows = [line for line in lines if line.strip()]
     assert len(rows) == 1 + 7 + 3
@@ -134,58 +111,6 @@ def test_classification_report_files_and_tensorboard_text(run):
     text = event.tensor_proto.string_val[0].decode()
     assert "| class | precision | recall | f1 | support |" in text
     assert all(f"| {name} |" in text for name in EMOTIONS)
-
-
-def fit(run_dir, max_epochs, ckpt_path=None):
-    """A plain Lightning fit with ClassMetrics, independent of the entry point's resume rules."""
-    model = EmotionClassifier(EmoCNN(), optimizer=partial(torch.optim.Adam, lr=1e-3))
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=max_epochs,
-        limit_train_batches=2,
-        limit_val_batches=2,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[
-            ClassMetrics(str(run_dir), pr_curves=False),
-            ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True),
-        ],
-    )
-    trainer.fit(model, datamodule=DATA(), ckpt_path=ckpt_path)
-
-
-def test_resumed_run_continues_metrics_csv_without_duplicates(tmp_path):
-    fit(tmp_path, max_epochs=1)
-    before = pd.read_csv(tmp_path / "metrics.csv")
-    assert before["epoch"].tolist() == [0]
-    fit(tmp_path, max_epochs=2, ckpt_path=tmp_path / "checkpoints" / "last.ckpt")
-    after = pd.read_csv(tmp_path / "metrics.csv")
-    # The new epoch is appended, the earlier one kept; had Lightning finished the checkpoint's
-    # epoch again on resuming, its row would have been replaced, not duplicated.
-    assert after["epoch"].tolist() == [0, 1]
-    pd.testing.assert_frame_equal(after.iloc[:1], before)
-    assert after["val_loss"].notna().all() and after["train_loss"].notna().all()
-
-
-def test_write_metrics_row_replaces_the_epoch_and_later_ones(tmp_path):
-    path, columns = tmp_path / "metrics.csv", ["epoch", "train_loss", "val_acc"]
-    for epoch in range(3):
-        write_metrics_row(
-            path, {"epoch": epoch, "train_loss": None, "val_acc": 0.1 * epoch}, columns
-        )
-    # The validation row first (no train loss yet), then the same epoch completed.
-    write_metrics_row(path, {"epoch": 2, "train_loss": 1.5, "val_acc": 0.2}, columns)
-    table = pd.read_csv(path)
-    assert table["epoch"].tolist() == [0, 1, 2]
-    assert table["train_loss"].tolist()[2] == 1.5 and table["train_loss"].isna().sum() == 2
-    # Resumed from epoch 1's checkpoint: epoch 1 is rewritten, the abandoned epoch 2 dropped.
-    write_metrics_row(path, {"epoch": 1, "train_loss": 9.0, "val_acc": 0.9}, columns)
-    table = pd.read_csv(path)
-    assert table["epoch"].tolist() == [0, 1]
-    assert table.loc[1, "val_acc"] == 0.9
-    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_classification_report_on_known_predictions():

@@ -10,22 +10,15 @@ from lightning.pytorch.trainer.states import TrainerFn
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fer_lightning.callbacks.confusion import ConfusionMatrix, confusion_figure
-from fer_lightning.data.datamodule import FERDataModule
+from fer_lightning.callbacks.confusion import ConfusionMatrix
 from fer_lightning.data.labels import EMOTIONS
-from fer_lightning.train import train
+from fer_lightning.plots.predictions import confusion_figure
+from tests.conftest import tiny_data, train_tiny
 
+# Two epochs; the 28 test faces in two batches of 16 and 12.
 SHORT = [
-    "data=synthetic",
-    "data.synthetic_size=420",
-    "data.batch_size=32",
-    "data.eval_batch_size=16",  # several test batches from the 42 test faces
-    "trainer=cpu",
     "trainer.max_epochs=2",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "callbacks=minimal",
+    "logger=default",
     "+callbacks.confusion._target_=fer_lightning.callbacks.confusion.ConfusionMatrix",
     "+callbacks.confusion.output_dir=${paths.output_dir}",
 ]
@@ -33,15 +26,10 @@ SHORT = [
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from tests.conftest import compose_train
-
-    tmp = tmp_path_factory.mktemp("confusion")
-    metrics = train(compose_train(SHORT, tmp))
-    acc = EventAccumulator(
-        str(tmp / "run" / "tensorboard"), size_guidance={"images": 0, "scalars": 0}
-    )
+    tiny = train_tiny(tmp_path_factory.mktemp("confusion"), *SHORT)
+    acc = EventAccumulator(str(tiny.dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
     acc.Reload()
-    return tmp / "run", metrics, acc
+    return tiny.dir, tiny.metrics, acc
 
 
 def assert_picture(path):
@@ -59,12 +47,11 @@ def test_test_counts_csv(run):
     run_dir, metrics, _ = run
     table = pd.read_csv(run_dir / "confusion_matrix_test.csv", index_col="true")
     assert list(table.index) == list(EMOTIONS) and list(table.columns) == list(EMOTIONS)
-    dm = FERDataModule(source="synthetic", synthetic_size=420, batch_size=32)
-    test = dm.dataset("test")
-    n = min(len(test), 2 * 16)
+    test = tiny_data().dataset("test")
+    n = len(test)
     assert table.to_numpy().sum() == n
     # Rows are the true classes: their sums are the class counts of the faces tested.
-    true_counts = torch.bincount(test.labels[:n], minlength=len(EMOTIONS)).tolist()
+    true_counts = torch.bincount(test.labels, minlength=len(EMOTIONS)).tolist()
     assert table.sum(axis=1).tolist() == true_counts
     assert np.trace(table.to_numpy()) / n == pytest.approx(metrics["test/acc"], abs=1e-6)
 

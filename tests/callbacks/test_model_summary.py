@@ -10,8 +10,10 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fer_lightning.callbacks.model_summary import ReportSummary, summary_rows, summary_table
-from fer_lightning.train import train
-from tests.conftest import compose_train
+from fer_lightning.data import FERDataModule
+from fer_lightning.data.augment import Augmentation
+from fer_lightning.training.fit import train
+from tests.conftest import TINY_RUN, compose_train
 
 # The report's tables: parameters of each layer that has any, in order, and the total.
 CONV = [448, 32, 4640, 64, 18496, 128, 73856, 256, 147584, 256]
@@ -81,16 +83,11 @@ def test_summary_leaves_the_network_as_it_was(tmp_path):
 def test_a_run_writes_the_table_the_log_and_the_graph(tmp_path, caplog):
     cfg = compose_train(
         [
-            "data=synthetic",
-            "data.synthetic_size=140",
-            "data.batch_size=32",
-            "model=emo1",
-            "trainer=cpu",
-            "trainer.max_epochs=1",
+            *TINY_RUN,
             "trainer.limit_train_batches=1",
             "trainer.limit_val_batches=1",
             "trainer.log_every_n_steps=1",
-            "callbacks=minimal",
+            "logger=default",
             "test=false",
             "+callbacks.report_summary._target_=fer_lightning.callbacks.model_summary.ReportSummary",
             "+callbacks.report_summary.output_dir=${paths.output_dir}",
@@ -112,12 +109,15 @@ def test_a_run_writes_the_table_the_log_and_the_graph(tmp_path, caplog):
     assert any("Conv2d" in node.op or "conv" in node.name for node in acc.Graph().node)
 
 
-def test_input_size_comes_from_the_run_config(tmp_path):
+def test_input_size_is_the_side_of_the_evaluation_view(tmp_path):
+    """A ten-crop run's network sees 40x40 crops; a plain run's, whole 48x48 faces."""
     callback = ReportSummary(str(tmp_path))
-    tencrop = SimpleNamespace(hparams={"config": {"model": {"input_size": 40}}})
+    dm = FERDataModule(augmentation=Augmentation(eval_crop="ten", crop_size=40))
+    tencrop = SimpleNamespace(datamodule=dm)
     assert callback._input_size(tencrop) == 40
     assert ReportSummary(str(tmp_path), input_size=44)._input_size(tencrop) == 44
-    assert callback._input_size(SimpleNamespace(hparams={})) == 48
+    assert callback._input_size(SimpleNamespace(datamodule=FERDataModule())) == 48
+    assert callback._input_size(SimpleNamespace(datamodule=None)) == 48  # no data module
 
 
 def test_a_graph_that_cannot_be_traced_is_a_warning(tmp_path, caplog):
@@ -129,8 +129,9 @@ def test_a_graph_that_cannot_be_traced_is_a_warning(tmp_path, caplog):
     logger.experiment.add_graph = fail
     net = instantiate(compose_train(["model=emo1"], tmp_path).model).train()
     module = SimpleNamespace(net=net, hparams={})
+    trainer = SimpleNamespace(loggers=[logger], datamodule=None)
     with caplog.at_level(logging.INFO, logger="fer_lightning"):
-        ReportSummary(str(tmp_path)).on_fit_start(SimpleNamespace(loggers=[logger]), module)
+        ReportSummary(str(tmp_path)).on_fit_start(trainer, module)
     assert (tmp_path / "model_summary.txt").is_file()
     assert any("cannot trace this" in r.getMessage() for r in caplog.records)
     assert net.training

@@ -6,7 +6,7 @@ import torch
 
 from fer_lightning.data import FERDataModule
 from fer_lightning.errors import UserError
-from fer_lightning.train import class_weights
+from fer_lightning.training.fit import build_module, class_weights
 from tests.conftest import csv_text, fer_rows
 
 
@@ -49,8 +49,6 @@ def test_auto_class_weights_are_inverse_frequency():
 
 
 def test_class_weights_reach_the_loss(train_cfg):
-    from fer_lightning.train import build_module
-
     cfg = train_cfg(["data=synthetic", "loss.class_weights=auto"])
     module = build_module(cfg, [100, 10, 100, 200, 100, 100, 100])
     weight = module.criterion.weight

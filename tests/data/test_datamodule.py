@@ -9,6 +9,7 @@ from kornia.augmentation import ColorJitter
 
 from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
+from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.errors import DataError
 from tests.conftest import csv_text, fer_rows
 
@@ -96,6 +97,18 @@ def test_challenge_train_csv_needs_the_random_split(write_csv):
     dm = FERDataModule(path=str(path), split="random")
     dm.setup("fit")
     assert len(dm.indices["train"]) + len(dm.indices["val"]) + len(dm.indices["test"]) == 50
+
+
+def test_split_counts_name_the_classes_of_each_split_that_has_faces(csv_path):
+    dm = FERDataModule(path=str(csv_path))
+    counts = dm.split_counts()
+    assert list(counts) == ["train", "val", "test"]
+    for name, per_class in counts.items():
+        assert list(per_class) == list(EMOTIONS)
+        assert list(per_class.values()) == dm.class_counts(name)
+        assert sum(per_class.values()) == len(dm.indices[name])
+    no_test = FERDataModule(path=str(csv_path), test_usage=None)
+    assert list(no_test.split_counts()) == ["train", "val"]  # an empty split is left out
 
 
 def test_training_order_depends_on_seed_and_epoch_only(csv_path):

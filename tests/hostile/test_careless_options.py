@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fer_lightning.errors import UserError
-from fer_lightning.train import train
-from tests.conftest import csv_text, fer_rows
-from tests.test_train import TINY, run_cli
+from fer_lightning.training.fit import train
+from tests.conftest import TINY, csv_text, fer_rows, on_data, run_cli
 
 
 @pytest.mark.parametrize(
@@ -30,8 +29,7 @@ def test_an_empty_carved_validation_split_names_val_ratio(train_cfg, write_csv):
     images, labels, usage = fer_rows(60, seed=7)
     usage[:] = 0  # Training rows only, as in a copy without the test rows
     path = write_csv(csv_text(images, labels, usage))
-    tiny = [o for o in TINY if not o.startswith(("data=", "data.synthetic"))]
-    cfg = train_cfg([*tiny, "data=fer2013_dev", f"data.path={path}", "data.val_ratio=0"])
+    cfg = train_cfg(on_data(TINY, "data=fer2013_dev", f"data.path={path}", "data.val_ratio=0"))
     with pytest.raises(UserError, match=r"val split is empty: .*data.val_ratio") as error:
         train(cfg)
     assert "val_usage" not in str(error.value)

@@ -17,9 +17,7 @@ from torch import nn
 from fer_lightning.errors import UserError
 from fer_lightning.runs.allowed_targets import is_allowed
 from fer_lightning.runs.checkpoints import load_classifier
-from fer_lightning.train import train
-from tests.conftest import compose_train
-from tests.test_train import TINY
+from tests.conftest import run_cli
 
 
 class Payload:
@@ -32,11 +30,9 @@ class Payload:
         return (pathlib.Path.touch, (self.marker,))
 
 
-@pytest.fixture(scope="module")
-def real_checkpoint(tmp_path_factory) -> pathlib.Path:
-    tmp = tmp_path_factory.mktemp("real")
-    train(compose_train([*TINY, "trainer=cpu", "trainer.max_epochs=1", "test=false"], tmp))
-    return tmp / "run" / "checkpoints" / "last.ckpt"
+@pytest.fixture
+def real_checkpoint(tiny_run) -> pathlib.Path:
+    return tiny_run.last
 
 
 def tampered(real: pathlib.Path, tmp: pathlib.Path, edit) -> pathlib.Path:
@@ -45,12 +41,6 @@ def tampered(real: pathlib.Path, tmp: pathlib.Path, edit) -> pathlib.Path:
     path = tmp / "tampered.ckpt"
     torch.save(checkpoint, path)
     return path
-
-
-def run_module(module: str, args: list[str], cwd: pathlib.Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -79,7 +69,7 @@ def test_pickled_code_is_refused_and_never_runs(real_checkpoint, tmp_path, comma
     evil = tmp_path / "evil.ckpt"
     torch.save(checkpoint, evil)
     module, arg = command
-    line = one_error_line(run_module(module, [arg.format(ckpt=evil)], tmp_path))
+    line = one_error_line(run_cli([arg.format(ckpt=evil)], tmp_path, 300, module))
     assert "refused: it holds Python objects (" in line and str(evil) in line
     assert not marker.exists()
 
@@ -105,7 +95,7 @@ def test_a_config_target_outside_the_allow_list_is_refused(real_checkpoint, tmp_
     with pytest.raises(UserError, match=r"refused: its config would build 'builtins.open'"):
         load_classifier(ckpt)
     for module in ("fer_lightning.eval", "fer_lightning"):
-        line = one_error_line(run_module(module, [f"ckpt_path={ckpt}"], tmp_path))
+        line = one_error_line(run_cli([f"ckpt_path={ckpt}"], tmp_path, 300, module))
         assert "'builtins.open' (model._target_)" in line
     assert victim.read_text() == "precious"
 
@@ -132,7 +122,7 @@ def test_a_nested_target_is_checked_too(real_checkpoint, tmp_path):
         ("os.system", False),
         ("torch.load", False),  # inside torch, but not a class of an allowed kind
         ("torch.optim.Optimizer.zero_grad", False),
-        ("fer_lightning.runs.write_run_info", False),  # the project's, but a function
+        ("fer_lightning.runs.folders.write_run_info", False),  # the project's, but a function
         ("kornia.augmentation.no_such_thing", False),
         ("evil_module_that_should_not_be_imported.X", False),
     ],
@@ -158,5 +148,5 @@ def test_weights_that_do_not_fit_the_named_network_are_one_line(real_checkpoint,
     ckpt = tampered(real_checkpoint, tmp_path, other_network)
     with pytest.raises(UserError, match=r"weights do not fit the network .*Emo5CNN"):
         load_classifier(ckpt)
-    line = one_error_line(run_module("fer_lightning.eval", [f"ckpt_path={ckpt}"], tmp_path))
+    line = one_error_line(run_cli([f"ckpt_path={ckpt}"], tmp_path, 300, "fer_lightning.eval"))
     assert "weights do not fit" in line

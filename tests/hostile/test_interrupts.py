@@ -6,8 +6,8 @@ import signal
 import pandas as pd
 import pytest
 
+from tests.conftest import run_cli
 from tests.test_resume import ARGS, start, the_run, wait_for
-from tests.test_train import run_cli
 
 
 def test_sigterm_saves_a_checkpoint_exits_143_and_the_run_resumes(tmp_path):
@@ -23,14 +23,14 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_run_resumes(tmp_path):
     run = the_run(tmp_path)
     assert not (run / "final_metrics.json").exists()
     assert (run / "checkpoints" / "last.ckpt").exists()
-    rows_before = pd.read_csv(run / "csv" / "metrics.csv")
+    rows_before = pd.read_csv(run / "metrics.csv")
     assert len(rows_before.dropna(subset=["val/acc"])) >= 1  # on disk with the checkpoint
     result = run_cli(["ckpt_path=last"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "final_metrics.json").exists()
     assert os.listdir(run / ".hydra")  # the original launch record is kept
     # Every epoch's validation row exactly once, those before the interruption included.
-    rows = pd.read_csv(run / "csv" / "metrics.csv")
+    rows = pd.read_csv(run / "metrics.csv")
     assert rows.dropna(subset=["val/acc"])["epoch"].tolist() == [0, 1, 2, 3]
     before = rows_before.dropna(subset=["val/acc"])
     kept = rows.set_index("epoch").loc[before["epoch"], "val/acc"].dropna()

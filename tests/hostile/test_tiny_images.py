@@ -10,15 +10,12 @@ import pytest
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.inference import face_detection as fd
-from tests.test_predict import ckpt, run_predict  # noqa: F401 -- ckpt is a fixture
+from tests.test_predict import run_predict
 
 
 @pytest.mark.parametrize("detect", ["auto", "never"])
 def test_an_image_smaller_than_a_face_gets_a_warning_and_an_empty_row(
-    ckpt,  # noqa: F811 -- the fixture imported above
-    tmp_path,
-    caplog,
-    detect,
+    tiny_run, tmp_path, caplog, detect
 ):
     photos = tmp_path / "tiny"
     photos.mkdir()
@@ -26,7 +23,7 @@ def test_an_image_smaller_than_a_face_gets_a_warning_and_an_empty_row(
     fd.write_image(photos / "small.png", np.full((23, 23), 128, dtype=np.uint8))
     fd.write_image(photos / "ok.png", generate_faces(1, seed=3)[0][0])
     caplog.set_level(logging.INFO, logger="fer_lightning")
-    _, rows = run_predict(ckpt, tmp_path, f"input={photos}", f"detect={detect}")
+    _, rows = run_predict(tiny_run.last, tmp_path, f"input={photos}", f"detect={detect}")
     by_file = {r["file"]: r for r in rows}
     assert by_file["dot.png"]["emotion"] == by_file["small.png"]["emotion"] == ""
     assert by_file["ok.png"]["emotion"] in EMOTIONS
