@@ -499,7 +499,7 @@ def worker_compile(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     the compile time, both step rates, and after how many steps compiling pays back."""
     import torch
 
-    from fer_lightning.training.precision import native_bf16_cpu
+    from fer_lightning.runs.machine import native_bf16_cpu
 
     bf16 = native_bf16_cpu() is not None
     batch, aug, channels = PRECISION_NETS["compact_vgg"]
@@ -657,7 +657,7 @@ def choose_data(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
 
 
 def cpu_model() -> str:
-    from fer_lightning.training.precision import cpu_name
+    from fer_lightning.runs.machine import cpu_name
 
     return cpu_name()
 
@@ -790,7 +790,7 @@ def build_report(
 
 def precision_table(result: dict[str, Any] | None, plan: Plan) -> list[str]:
     """Our training step in fp32 against bf16 autocast, with the CPU's bf16 support."""
-    from fer_lightning.training.precision import native_bf16_cpu
+    from fer_lightning.runs.machine import native_bf16_cpu
 
     flag = native_bf16_cpu()
     support = f"native ({flag})" if flag else "none native (no AVX512-BF16 or AMX): emulated"

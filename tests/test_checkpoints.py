@@ -5,8 +5,9 @@ import torch
 
 from fer_lightning.errors import UserError
 from fer_lightning.eval import evaluate
+from fer_lightning.inference.classifier import load_classifier
 from fer_lightning.runs.allowed_targets import MOVED, is_allowed
-from fer_lightning.runs.checkpoints import load_classifier, read_checkpoint
+from fer_lightning.runs.checkpoints import read_checkpoint
 from tests.conftest import compose_train
 
 OLD_LOGGER = "fer_lightning.loggers.ResumableCSVLogger"

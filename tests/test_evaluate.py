@@ -7,7 +7,7 @@ import torch
 
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.eval import evaluate
-from fer_lightning.runs.checkpoints import load_classifier
+from fer_lightning.inference.classifier import load_classifier
 from tests.conftest import compose_train, run_cli, train_tiny
 
 

@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
+from fer_lightning.runs.machine import cpu_flags, native_bf16_cpu
 from fer_lightning.training import precision
-from fer_lightning.training.precision import cpu_flags, native_bf16_cpu, resolve_precision
+from fer_lightning.training.precision import resolve_precision
 
 CPUINFO = """processor\t: 0
 vendor_id\t: {vendor}

@@ -19,8 +19,8 @@ from fer_lightning.data.synthetic import generate_faces  # noqa: E402
 from fer_lightning.errors import UserError  # noqa: E402
 from fer_lightning.inference import face_detection as fd  # noqa: E402
 from fer_lightning.inference.batching import Batcher, Picture, Source  # noqa: E402
+from fer_lightning.inference.classifier import load_classifier  # noqa: E402
 from fer_lightning.predict import predict  # noqa: E402
-from fer_lightning.runs.checkpoints import load_classifier  # noqa: E402
 from tests.conftest import compose_train, csv_text, run_cli  # noqa: E402
 
 ASTRONAUT_FACE = (177, 66, 95, 95)

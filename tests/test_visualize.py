@@ -15,8 +15,7 @@ from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
-from fer_lightning.inference.classifier import Classifier
-from fer_lightning.runs.checkpoints import load_classifier
+from fer_lightning.inference.classifier import Classifier, load_classifier
 from fer_lightning.visualize import load_face, visualize
 from tests.conftest import ROOT, compose_train
 

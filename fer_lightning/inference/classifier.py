@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import Tensor
 
@@ -22,7 +23,7 @@ from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.errors import UserError
 from fer_lightning.models.averaging import Ensemble, average_probabilities
-from fer_lightning.runs.checkpoints import load_classifier
+from fer_lightning.runs.checkpoints import read_checkpoint
 from fer_lightning.training.module import EmotionClassifier
 
 # What members of an ensemble must share: one input serves them all.
@@ -39,6 +40,30 @@ def checkpoint_paths(option: Any) -> list[str]:
     if isinstance(option, ListConfig | list | tuple):
         return [str(p) for p in option]
     return [str(option)]
+
+
+def load_classifier(path: str | Path) -> tuple[EmotionClassifier, DictConfig]:
+    """The trained module in eval mode on the CPU, and the config of the run that made it."""
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint["hyper_parameters"]
+    config = OmegaConf.create(hparams["config"])
+    module = EmotionClassifier(
+        net=instantiate(config.model),
+        optimizer=None,
+        class_names=hparams.get("class_names"),
+        class_weights=hparams.get("class_weights"),
+        label_smoothing=hparams.get("label_smoothing", 0.0),
+        config=hparams["config"],
+    )
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{path}: its weights do not fit the network its config names "
+            f"({config.model._target_}): {first}"
+        ) from None
+    return module.eval(), config
 
 
 def load_models(paths: Sequence[str | Path]) -> tuple[EmotionClassifier, DictConfig]:

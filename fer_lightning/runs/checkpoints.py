@@ -1,4 +1,4 @@
-"""Rebuild a trained EmotionClassifier from its checkpoint alone (the run's config is inside)."""
+"""Checkpoints read safely: tensors and plain data only, the config's targets allowed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning.errors import UserError
 from fer_lightning.runs.allowed_targets import check_targets, update_moved
-from fer_lightning.training.module import EmotionClassifier
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -42,27 +39,3 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     update_moved(hparams["config"])
     check_targets(hparams["config"], path)
     return checkpoint
-
-
-def load_classifier(path: str | Path) -> tuple[EmotionClassifier, DictConfig]:
-    """The trained module in eval mode on the CPU, and the config of the run that made it."""
-    checkpoint = read_checkpoint(path)
-    hparams = checkpoint["hyper_parameters"]
-    config = OmegaConf.create(hparams["config"])
-    module = EmotionClassifier(
-        net=instantiate(config.model),
-        optimizer=None,
-        class_names=hparams.get("class_names"),
-        class_weights=hparams.get("class_weights"),
-        label_smoothing=hparams.get("label_smoothing", 0.0),
-        config=hparams["config"],
-    )
-    try:
-        module.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, KeyError, TypeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(
-            f"{path}: its weights do not fit the network its config names "
-            f"({config.model._target_}): {first}"
-        ) from None
-    return module.eval(), config

@@ -22,8 +22,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 
-from fer_lightning.errors import UserError
-from fer_lightning.training.precision import cpu_name, native_bf16_cpu
+from fer_lightning.runs.machine import cpu_name, native_bf16_cpu
 
 
 def latest_run(runs_dir: Path) -> Path | None:
@@ -58,18 +57,6 @@ def hydra_subdir(task: str, ckpt_path: object, stamp: str) -> str:
 
 def pid() -> int:
     return os.getpid()
-
-
-def resolve_checkpoint(option: str, output_dir: Path) -> Path:
-    if option == "last":
-        path = output_dir / "checkpoints" / "last.ckpt"
-        if not path.exists():
-            raise UserError(
-                f"ckpt_path=last: no run with checkpoints/last.ckpt under "
-                f"{output_dir.parent}; pass ckpt_path=<run>/checkpoints/last.ckpt"
-            )
-        return path
-    return Path(option).expanduser()
 
 
 def git_commit(path: Path) -> str | None:

@@ -1,4 +1,4 @@
-"""Resuming: the config a resumed run uses, and where its logging starts again."""
+"""Resuming: the checkpoint ``ckpt_path`` names, the config the run resumes with, its log's step."""
 
 from __future__ import annotations
 
@@ -24,6 +24,18 @@ GROUPS = (
     "hydra",
     "experiment",
 )
+
+
+def resolve_checkpoint(option: str, output_dir: Path) -> Path:
+    if option == "last":
+        path = output_dir / "checkpoints" / "last.ckpt"
+        if not path.exists():
+            raise UserError(
+                f"ckpt_path=last: no run with checkpoints/last.ckpt under "
+                f"{output_dir.parent}; pass ckpt_path=<run>/checkpoints/last.ckpt"
+            )
+        return path
+    return Path(option).expanduser()
 
 
 def checkpoint_step(checkpoint: str | Path) -> int:

@@ -98,7 +98,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit (and test) as configured; returns the final metrics by name (and the precision)."""
     output_dir = Path(cfg.paths.output_dir)
     if cfg.get("ckpt_path"):
-        checkpoint = folders.resolve_checkpoint(cfg.ckpt_path, output_dir)
+        checkpoint = resume.resolve_checkpoint(cfg.ckpt_path, output_dir)
         cfg = resume.resume_config(cfg, checkpoint)
         log.info("Resuming %s", checkpoint)
     if cfg.trainer.get("max_epochs") == 0 or cfg.trainer.get("max_steps") == 0:

@@ -10,44 +10,12 @@ AVX-512, where bf16 is emulated.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import torch
 
+from fer_lightning.runs.machine import cpu_name, native_bf16_cpu
+
 log = logging.getLogger(__name__)
-
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags (empty where /proc/cpuinfo does not exist: macOS, Windows)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def native_bf16_cpu(flags: set[str] | None = None) -> str | None:
-    """The flag that proves native bf16 on this CPU (``amx_bf16``, ``avx512_bf16``), or None."""
-    flags = cpu_flags() if flags is None else flags
-    return next((f for f in reversed(NATIVE_BF16_FLAGS) if f in flags), None)
-
-
-def cpu_name() -> str:
-    """The CPU's model name, for logs and benchmark headers."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def resolve_precision(precision: str | int | None, accelerator: str | None) -> str | int | None:

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from fer_lightning.errors import UserError
+from fer_lightning.inference.classifier import load_classifier
 from fer_lightning.runs.allowed_targets import is_allowed
-from fer_lightning.runs.checkpoints import load_classifier
 from tests.conftest import run_cli
 
 
