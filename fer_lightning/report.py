@@ -14,10 +14,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning.cli import one_line_errors
-from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.errors import UserError
 
 # The seed report's own test accuracy per experiment (its Table 2). It split all rows at random
@@ -50,7 +49,8 @@ def precision(run: Path, metrics: dict[str, object]) -> str | None:
     log = run / "train.log"
     if log.exists():
         for line in log.read_text(errors="replace").splitlines():
-            if "fer_lightning.training.precision" in line and "Precision " in line:
+            # The logger was fer_lightning.precision before the package had training/.
+            if ".precision][" in line and "Precision " in line:
                 return line.split("Precision ", 1)[1].split()[0].rstrip(":")
     return None
 
@@ -69,6 +69,14 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
     return runs
 
 
+def labels_of(cfg: DictConfig) -> str:
+    """fer2013, or ferplus/<scheme>: which labels the run trained on and was judged against."""
+    labels = OmegaConf.select(cfg, "data.labels") or "fer2013"
+    if labels == "ferplus":
+        return f"ferplus/{OmegaConf.select(cfg, 'data.ferplus_scheme')}"
+    return labels
+
+
 def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     """One table row: the run's choices from its saved config, its final metrics."""
     metrics = json.loads((run / "final_metrics.json").read_text())
@@ -83,6 +91,7 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     row: dict[str, object] = {
         "run": str(run.relative_to(root)) if root and run.is_relative_to(root) else run.name,
         "experiment": experiment,
+        "labels": labels_of(cfg),
         "seed": cfg.get("seed"),
         "model": choices.get("model"),
         "aug": choices.get("aug"),
@@ -102,8 +111,10 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
         "train_min": None if train_s is None else train_s / 60,
         "hardware": hardware(run),
     }
-    for name in EMOTIONS:
-        row[f"recall_{name}"] = metrics.get(f"test/recall/{name}")
+    # Per-class recall under the run's own class names (FER2013's seven, FER+'s eight).
+    for key, value in metrics.items():
+        if key.startswith("test/recall/"):
+            row[f"recall_{key.removeprefix('test/recall/')}"] = value
     return row
 
 

@@ -48,12 +48,18 @@ class Augmentation:
             if getattr(self, name) not in CROPS:
                 raise ValueError(f"aug.{name} must be one of {CROPS}, got {getattr(self, name)!r}")
 
-    def train(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """-> (faces, labels, soft targets of MixUp/CutMix or None)."""
+    def train(
+        self, x: Tensor, labels: Tensor, soft: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """-> (faces, labels, soft targets: ``soft`` as given (FER+), MixUp/CutMix's, or None)."""
         if self.transforms is not None:
             x = self.transforms.to(x.device)(x)
-        soft = None
         if self.mix is not None:  # before cropping: mix two faces, not one face's own crops
+            if soft is not None:
+                raise UserError(
+                    "aug.mixup_alpha / aug.cutmix_alpha mix hard labels; with FER+ soft targets "
+                    "(data.ferplus_scheme=crossentropy or multilabel) set both to 0"
+                )
             x, soft = self.mix(x, labels)
         if self.train_crop == "ten":
             views = eval_views(x, x.shape[-1], "ten", self.crop_size)

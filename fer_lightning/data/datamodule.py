@@ -10,62 +10,18 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from fer_lightning.data.augment import Augmentation, build_augmentation
+from fer_lightning.data.batches import EpochSampler, FaceTensorDataset, keep_batch
 from fer_lightning.data.faces import FaceSet
+from fer_lightning.data.labels import LABEL_SETS
+from fer_lightning.data.relabel import relabel_ferplus, scheme_targets
 from fer_lightning.data.sources import load_faces
 from fer_lightning.data.split import SPLITS, describe_empty, split_indices
 from fer_lightning.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-class FaceTensorDataset(Dataset):
-    """uint8 images and labels as tensors; ``__getitems__`` gathers a batch in one index op."""
-
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.images[index], self.labels[index]
-
-    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
-        index = torch.as_tensor(indices)
-        return self.images[index], self.labels[index]
-
-
-class EpochSampler(Sampler[int]):
-    """A random order (or a class-balanced draw) that depends on (seed, epoch) only.
-
-    Lightning draws the first epoch's order of every fit before any epoch hook runs; with the
-    global RNG that would make a resumed run shuffle differently from an uninterrupted one.
-    Lightning calls ``set_epoch`` before each later epoch.
-    """
-
-    def __init__(self, size: int, seed: int, epoch: int = 0, weights: Tensor | None = None):
-        self.size, self.seed, self.epoch, self.weights = size, seed, epoch, weights
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
-        if self.weights is None:
-            return iter(torch.randperm(self.size, generator=generator).tolist())
-        draw = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
-        return iter(draw.tolist())
-
-
-def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-    """collate_fn for datasets whose ``__getitems__`` already returns a whole batch."""
-    return batch
 
 
 def check_numbers(
@@ -114,10 +70,16 @@ class FERDataModule(L.LightningDataModule):
         shuffle_seed: int = 0,
         on_device: bool = False,
         channels_last: bool = False,
+        labels: str = "fer2013",
+        ferplus_path: str | None = None,
+        ferplus_scheme: str = "majority",
+        ferplus_clean_votes: bool = True,
         augmentation: Augmentation | None = None,
     ) -> None:
         super().__init__()
         check_numbers(batch_size, eval_batch_size, train_ratio, val_ratio)
+        if labels not in LABEL_SETS:
+            raise DataError(f"data.labels={labels!r} is unknown: use {' or '.join(LABEL_SETS)}")
         self.save_hyperparameters(ignore=["augmentation"], logger=False)
         self.augmentation = augmentation or Augmentation()
         self.faces: FaceSet | None = None
@@ -141,6 +103,14 @@ class FERDataModule(L.LightningDataModule):
             )
             hp_split = {k: hp[k] for k in ("train_ratio", "val_ratio", "val_usage", "test_usage")}
             self.indices = split_indices(self.faces, hp.split, seed=hp.split_seed, **hp_split)
+            if hp.labels == "ferplus":
+                self.faces, self.indices = relabel_ferplus(
+                    self.faces,
+                    self.indices,
+                    hp.ferplus_path,
+                    hp.ferplus_scheme,
+                    hp.ferplus_clean_votes,
+                )
             sizes = ", ".join(f"{name} {len(idx):,}" for name, idx in self.indices.items())
             log.info(
                 "Loaded %s faces from %s (%s)", f"{len(self.faces):,}", self.faces.source, sizes
@@ -157,7 +127,7 @@ class FERDataModule(L.LightningDataModule):
         )
         for name in needed:
             self.dataset(name)
-        if stage == "fit" and not faces.has_labels:
+        if stage == "fit" and not (faces.labels[self.indices["train"]] >= 0).all():
             raise DataError(
                 f"{faces.source}: has no emotion labels, so it cannot train: give a "
                 "labelled CSV (columns emotion, pixels, Usage)"
@@ -175,15 +145,20 @@ class FERDataModule(L.LightningDataModule):
             if len(index) == 0:
                 hp = self.hparams
                 raise DataError(describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage))
+            targets = None
+            if faces.targets is not None and name == "train":
+                targets = torch.from_numpy(faces.targets[index])
             self.datasets[name] = FaceTensorDataset(
-                torch.from_numpy(faces.images[index]), torch.from_numpy(faces.labels[index])
+                torch.from_numpy(faces.images[index]),
+                torch.from_numpy(faces.labels[index]),
+                targets,
             )
         dataset = self.datasets[name]
         device = self.data_device
         if device is not None and dataset.images.device != device:
             # The whole uint8 split lives on the training device (83 MB for all of FER2013):
             # batches are gathered there, with no copy from the host per step.
-            dataset = FaceTensorDataset(dataset.images.to(device), dataset.labels.to(device))
+            dataset = dataset.to(device)
             self.datasets[name] = dataset
         return dataset
 
@@ -193,6 +168,11 @@ class FERDataModule(L.LightningDataModule):
         if not self.hparams.on_device or self.trainer is None:
             return None
         return self.trainer.strategy.root_device
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes of the labels in use, in label order (known before any data is read)."""
+        return LABEL_SETS[self.hparams.labels]
 
     # -- loaders -----------------------------------------------------------------------------
     def class_counts(self, name: str = "train") -> list[int]:
@@ -252,22 +232,24 @@ class FERDataModule(L.LightningDataModule):
         labels: Tensor,
         train: bool,
         augmentation: Augmentation | None = None,
+        targets: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """uint8 [B, H, W] -> normalized float [B, C, h, w] (eval ten-crop: [B, 10, C, h, w]).
 
-        Returns (faces, labels, soft targets): training may augment, ten-crop (labels repeated)
-        and mix (soft targets); evaluation only crops as the training did. The faces are grey, so
-        all of it runs on the one channel and the result is replicated to ``channels`` last: the
-        same pixels as augmenting the replicated RGB face (ColorJitter's saturation changes no
-        pixel of a grey face), at a third of the cost. ``augmentation`` replaces the run's own
-        (e.g. ``Augmentation()`` for whole faces, ``single_view()`` for pictures).
+        Returns (faces, labels, soft targets): training may augment, ten-crop (labels and
+        ``targets`` repeated) and mix (soft targets); evaluation only crops as the training
+        did. The faces are grey, so all of it runs on the one channel and the result is
+        replicated to ``channels`` last: the same pixels as augmenting the replicated RGB face
+        (ColorJitter's saturation changes no pixel of a grey face), at a third of the cost.
+        ``augmentation`` replaces the run's own (``Augmentation()`` for whole faces,
+        ``single_view()`` for pictures).
         """
         hp = self.hparams
         augmentation = augmentation or self.augmentation
         x = images.unsqueeze(1).float().div_(255.0)
         soft = None
         if train:
-            x, labels, soft = augmentation.train(x, labels)
+            x, labels, soft = augmentation.train(x, labels, targets)
         else:
             x = augmentation.eval(x)
         x = (x - hp.mean) / hp.std
@@ -278,11 +260,14 @@ class FERDataModule(L.LightningDataModule):
         return x, labels, soft
 
     def on_after_batch_transfer(
-        self, batch: tuple[Tensor, Tensor], dataloader_idx: int
+        self, batch: tuple[Tensor, ...], dataloader_idx: int
     ) -> tuple[Tensor, ...]:
-        images, labels = batch
+        images, labels, *targets = batch
         train = self.trainer is not None and self.trainer.training
-        x, labels, soft = self.preprocess(images, labels, train)
+        soft = None
+        if train and targets:  # FER+: the scheme decides what the loss sees
+            labels, soft = scheme_targets(self.hparams.ferplus_scheme, labels, targets[0])
+        x, labels, soft = self.preprocess(images, labels, train, targets=soft)
         return (x, labels) if soft is None else (x, labels, soft)
 
 

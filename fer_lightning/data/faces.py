@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_lightning.data.labels import EMOTIONS, IMAGE_SIZE, NUM_CLASSES, USAGES
+from fer_lightning.data.labels import EMOTIONS, IMAGE_SIZE, USAGES
 
 
 @dataclass(frozen=True)
@@ -14,13 +14,16 @@ class FaceSet:
     """Faces as one uint8 array, so batches are one indexing operation away.
 
     ``labels`` is -1 for unlabelled rows; ``usage`` holds indices into ``USAGES`` or -1 where the
-    source records no usage.
+    source records no usage. Relabelled sets (FER+) carry their ``class_names`` and may carry
+    ``targets``, a training target distribution per face (a row of zeros: not for training).
     """
 
     images: np.ndarray  # uint8 [N, 48, 48]
     labels: np.ndarray  # int64 [N]
     usage: np.ndarray  # int8 [N]
     source: str  # where the faces came from, for messages
+    class_names: tuple[str, ...] = EMOTIONS
+    targets: np.ndarray | None = None  # float32 [N, classes]
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -30,6 +33,8 @@ class FaceSet:
             )
         if self.labels.shape != (n,) or self.usage.shape != (n,):
             raise ValueError("labels and usage must have one entry per image")
+        if self.targets is not None and self.targets.shape != (n, len(self.class_names)):
+            raise ValueError("targets must be [N, classes]")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -44,8 +49,8 @@ class FaceSet:
 
     def class_counts(self, index: np.ndarray | None = None) -> dict[str, int]:
         labels = self.labels if index is None else self.labels[index]
-        counts = np.bincount(labels[labels >= 0], minlength=NUM_CLASSES)
-        return dict(zip(EMOTIONS, counts.tolist(), strict=True))
+        counts = np.bincount(labels[labels >= 0], minlength=len(self.class_names))
+        return dict(zip(self.class_names, counts.tolist(), strict=True))
 
     def usage_index(self, usage: str) -> np.ndarray:
         """Indices of the rows of one Usage (e.g. ``"PublicTest"``)."""

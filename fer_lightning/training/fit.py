@@ -20,10 +20,11 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fer_lightning.cli import instantiate_all
 from fer_lightning.data.datamodule import datamodule_from_config
+from fer_lightning.data.labels import LABEL_SETS
 from fer_lightning.errors import Interrupted, UserError
 from fer_lightning.runs import folders, resume
 from fer_lightning.training.loggers import ResumableCSVLogger
@@ -71,6 +72,9 @@ def build_module(cfg: DictConfig, train_counts: list[int]) -> EmotionClassifier:
         net = net.to(memory_format=torch.channels_last)
     return EmotionClassifier(
         net=net,
+        class_names=LABEL_SETS[cfg.data.get("labels", "fer2013")],
+        multilabel=cfg.data.get("ferplus_scheme") == "multilabel"
+        and cfg.data.get("labels") == "ferplus",
         optimizer=optimizer,
         scheduler=scheduler,
         scheduler_interval=interval,
@@ -112,6 +116,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if rank_zero_only.rank == 0:
         folders.write_run_info(output_dir)
 
+    classes = LABEL_SETS.get(cfg.data.get("labels", "fer2013"))
+    if classes is not None and cfg.model.num_classes != len(classes):
+        # The data decides the classes (8 with data.labels=ferplus); the saved config says so.
+        log.info(
+            "model.num_classes=%d: the classes of data.labels=%s", len(classes), cfg.data.labels
+        )
+        with open_dict(cfg):
+            cfg.model.num_classes = len(classes)
     datamodule = datamodule_from_config(cfg.data, cfg.aug, cfg.model.num_classes)
     datamodule.setup("fit")  # bad data ends the run now, not after an epoch
     if cfg.test:

@@ -52,9 +52,10 @@ def per_class_metrics(num_classes: int) -> MetricCollection:
 class EmotionClassifier(L.LightningModule):
     """Cross-entropy training of ``net`` with torchmetrics for train, val and test.
 
-    ``optimizer`` and ``scheduler`` are factories (Hydra partials) so the config chooses them
-    without this class knowing which; ``config`` is the run's resolved config, kept in the
-    checkpoint so evaluation can rebuild the run.
+    ``multilabel``: soft targets name accepted classes (FER+'s multi-label scheme) instead of a
+    distribution to match. ``optimizer`` and ``scheduler`` are factories (Hydra partials) so the
+    config chooses them without this class knowing which; ``config`` is the run's resolved
+    config, kept in the checkpoint so evaluation can rebuild the run.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class EmotionClassifier(L.LightningModule):
         class_names: Sequence[str] | None = EMOTIONS,
         class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
+        multilabel: bool = False,
         config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -103,7 +105,13 @@ class EmotionClassifier(L.LightningModule):
             )
             return loss, probs, y
         logits = self(x)
-        return self.criterion(logits, soft[0] if soft else y), logits.softmax(dim=-1), y
+        probs = logits.softmax(dim=-1)
+        if soft and self.hparams.multilabel:
+            # FER+'s multi-label loss: any emotion the votes accept counts as right, so only the
+            # most probable of them is pulled up: -log max_k (accepted_k * p_k).
+            best = (probs.float() * (soft[0] > 0)).amax(dim=-1)
+            return -best.clamp_min(1e-12).log().mean(), probs, y
+        return self.criterion(logits, soft[0] if soft else y), probs, y
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         loss, probs, y = self._step(batch)

@@ -1,0 +1,91 @@
+"""FER+ labels on FER2013 faces: ten votes per face become targets for training and evaluation.
+
+The FER+ file is joined row by row (``data.ferplus``: same rows, same Usage in each). Training
+faces get the target of ``data.ferplus_scheme``; validation and test faces the majority label,
+which the paper's accuracy is measured against. Faces a split cannot use (no valid target for
+training, no majority for evaluation: mostly "unknown" and not-a-face votes) are dropped from
+that split after splitting, so the splits stay the ones FER2013's own labels give, less those.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+from torch import Tensor
+
+from fer_lightning.data import ferplus
+from fer_lightning.data.faces import FaceSet
+from fer_lightning.data.labels import FERPLUS_EMOTIONS
+from fer_lightning.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def relabel_ferplus(
+    faces: FaceSet,
+    indices: dict[str, np.ndarray],
+    path: str | None,
+    scheme: str = "majority",
+    clean: bool = True,
+) -> tuple[FaceSet, dict[str, np.ndarray]]:
+    """The faces with FER+ labels and targets, and each split without the faces it cannot use."""
+    if not path:
+        raise DataError(
+            "data.labels=ferplus needs the FER+ votes beside the FER2013 CSV: "
+            "data.ferplus_path=/path/to/fer2013new.csv"
+        )
+    if scheme not in ferplus.SCHEMES:
+        raise DataError(
+            f"data.ferplus_scheme={scheme!r} is unknown: use one of {', '.join(ferplus.SCHEMES)}"
+        )
+    votes = ferplus.read_ferplus_votes(path)
+    ferplus.check_aligned(votes, faces.usage, faces.source)
+    majority, has_majority = ferplus.majority_labels(votes.votes, clean=clean)
+    targets, has_target = ferplus.targets(votes.votes, scheme, clean=clean)
+    # A training face without a majority (e.g. 4 happy, 4 surprise) still trains under the soft
+    # schemes; its label (for training accuracy) is its target's largest class.
+    labels = np.where(has_majority, majority, np.where(has_target, targets.argmax(1), -1))
+    targets = np.where(has_target[:, None], targets, 0.0).astype(np.float32)
+    relabelled = replace(
+        faces,
+        labels=labels.astype(np.int64),
+        class_names=FERPLUS_EMOTIONS,
+        targets=targets,
+        source=f"{faces.source} + {votes.source}",
+    )
+    usable = {name: has_target if name == "train" else has_majority for name in indices}
+    kept = {name: index[usable[name][index]] for name, index in indices.items()}
+    for name, index in indices.items():
+        dropped = index[~usable[name][index]]
+        if len(dropped):
+            keep = np.ones(len(votes.votes), dtype=bool)
+            keep[dropped] = False
+            reasons = ferplus.drop_reasons(votes.votes[dropped], keep[dropped])
+            why = ", ".join(f"{n} {reason}" for reason, n in reasons.items() if n)
+            rule = f"{scheme} targets" if name == "train" else "a majority label"
+            log.info(
+                "FER+ %s: dropped %d of %d faces without %s (%s)",
+                name,
+                len(dropped),
+                len(index),
+                rule,
+                why,
+            )
+    return relabelled, kept
+
+
+def scheme_targets(scheme: str, labels: Tensor, targets: Tensor) -> tuple[Tensor, Tensor | None]:
+    """What a training batch's loss sees under a FER+ scheme: (labels, soft targets or None).
+
+    majority: the majority label (cross-entropy on it); probability: a label drawn from the
+    face's vote distribution, anew each time the face is seen (once an epoch); crossentropy:
+    the distribution itself; multilabel: the emotions the votes accept (the module's loss then
+    rewards any of them).
+    """
+    if scheme == "probability":
+        return ferplus.draw_labels(targets), None
+    if scheme in ("crossentropy", "multilabel"):
+        return labels, targets
+    return labels, None
