@@ -63,12 +63,17 @@ def build_wheel(src: Path, dist: Path) -> Path:
 def third_party_paths() -> list[str]:
     """The current interpreter's package folders, the checkout and the standard library left out."""
     stdlib = {Path(sysconfig.get_path(k)).resolve() for k in ("stdlib", "platstdlib")}
+    prefix = Path(sys.prefix).resolve()
     paths = []
     for entry in sys.path:
         path = Path(entry or ".").resolve()
-        if not path.is_dir() or path in stdlib or path.parent in stdlib:
+        # A venv's site-packages lies below its (platform) stdlib folder: keep those.
+        in_stdlib = path in stdlib or (path.parent in stdlib and path.name != "site-packages")
+        if not path.is_dir() or in_stdlib:
             continue
-        if path == ROOT or ROOT in path.parents:
+        # The checkout's own folders, but not a venv kept inside it (.venv, as `make` makes).
+        inside_venv = prefix == path or prefix in path.parents
+        if path == ROOT or (ROOT in path.parents and not inside_venv):
             continue
         paths.append(str(path))
     return paths

@@ -1,5 +1,7 @@
 """A parse-once cache of FaceSets as uncompressed .npz, keyed on the source and the parser.
 
+Images, labels, Usage and, where the source brought them (FER+'s image folders), the FER+ votes.
+
 The key (source path, its content's SHA-256, parser version, reader options) is stored in the
 file and compared on load, so a changed source or a new parser rebuilds it. A cache that
 cannot be read is rebuilt, never trusted; writes go to a temporary file renamed into place, so a
@@ -54,8 +56,11 @@ def cache_file(cache_dir: Path, path: Path) -> Path:
     return cache_dir / f"{path.name}-{digest}.npz"
 
 
-def read_cache(file: Path, key: str) -> FaceSet | None:
-    """The cached FaceSet if ``file`` holds one for exactly ``key``; None otherwise."""
+def read_cache(file: Path, key: str, with_votes: bool = False) -> FaceSet | None:
+    """The cached FaceSet if ``file`` holds one for exactly ``key``; None otherwise.
+
+    ``with_votes``: the source brings FER+ votes, so a cache without them is impossible.
+    """
     if not file.exists():
         return None
     try:
@@ -68,19 +73,23 @@ def read_cache(file: Path, key: str) -> FaceSet | None:
                 labels=npz["labels"],
                 usage=npz["usage"],
                 source=str(npz["source"]),
+                # FER+'s image folders bring their votes; FaceSet checks their dtype and shape.
+                votes=npz["votes"] if "votes" in npz.files else None,
             )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         log.warning("Cache %s is unreadable (%s): rebuilding", file, type(error).__name__)
         return None
-    problem = impossible_values(faces)
+    problem = impossible_values(faces, with_votes)
     if problem:
         log.warning("Cache %s holds impossible values (%s): rebuilding", file, problem)
         return None
     return faces
 
 
-def impossible_values(faces: FaceSet) -> str | None:
+def impossible_values(faces: FaceSet, with_votes: bool = False) -> str | None:
     """What no reader writes (a tampered or damaged cache), or None."""
+    if with_votes != (faces.votes is not None):
+        return "FER+ votes missing" if with_votes else "FER+ votes where the source has none"
     if faces.labels.dtype != np.int64 or faces.usage.dtype != np.int8:
         return f"dtypes {faces.labels.dtype}/{faces.usage.dtype}, not int64/int8"
     if len(faces) and not (faces.labels.min() >= -1 and faces.labels.max() < NUM_CLASSES):
@@ -96,6 +105,7 @@ def write_cache(file: Path, key: str, faces: FaceSet) -> None:
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            votes = {} if faces.votes is None else {"votes": faces.votes}
             np.savez(
                 f,
                 key=np.array(key),
@@ -103,6 +113,7 @@ def write_cache(file: Path, key: str, faces: FaceSet) -> None:
                 labels=faces.labels,
                 usage=faces.usage,
                 source=np.array(faces.source),
+                **votes,
             )
         os.replace(tmp, file)
     except BaseException:
@@ -116,13 +127,17 @@ def cached(
     options: dict[str, Any],
     cache_dir: Path | None,
     load: Callable[[], FaceSet],
+    with_votes: bool = False,
 ) -> FaceSet:
-    """``load()`` through the cache in ``cache_dir`` (None: no cache)."""
+    """``load()`` through the cache in ``cache_dir`` (None: no cache).
+
+    ``with_votes``: the source's faces carry FER+ votes (stored, and checked on reading).
+    """
     if cache_dir is None:
         return load()
     key = cache_key(path, stamp, options)
     file = cache_file(Path(cache_dir).expanduser(), path)
-    faces = read_cache(file, key)
+    faces = read_cache(file, key, with_votes)
     if faces is None:
         faces = load()
         try:

@@ -101,6 +101,11 @@ class FERDataModule(L.LightningDataModule):
                 synthetic_size=hp.synthetic_size,
                 synthetic_seed=hp.synthetic_seed,
             )
+            if hp.labels == "fer2013" and self.faces.votes is not None:
+                raise DataError(
+                    f"{self.faces.source}: FER+'s image folders hold FER+ votes, not FER2013 "
+                    "labels: train with data.labels=ferplus (data=ferplus_folder sets it)"
+                )
             hp_split = {k: hp[k] for k in ("train_ratio", "val_ratio", "val_usage", "test_usage")}
             self.indices = split_indices(self.faces, hp.split, seed=hp.split_seed, **hp_split)
             if hp.labels == "ferplus":
@@ -144,7 +149,9 @@ class FERDataModule(L.LightningDataModule):
             faces, index = self.load(), self.indices[name]
             if len(index) == 0:
                 hp = self.hparams
-                raise DataError(describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage))
+                raise DataError(
+                    describe_empty(faces, name, hp.split, hp.val_usage, hp.test_usage, hp.source)
+                )
             targets = None
             if faces.targets is not None and name == "train":
                 targets = torch.from_numpy(faces.targets[index])

@@ -16,6 +16,8 @@ class FaceSet:
     ``labels`` is -1 for unlabelled rows; ``usage`` holds indices into ``USAGES`` or -1 where the
     source records no usage. Relabelled sets (FER+) carry their ``class_names`` and may carry
     ``targets``, a training target distribution per face (a row of zeros: not for training).
+    ``votes`` are FER+'s ten vote counts per face where the source brought them (FER+'s image
+    folders): ``data.labels=ferplus`` then needs no separate vote file.
     """
 
     images: np.ndarray  # uint8 [N, 48, 48]
@@ -24,6 +26,7 @@ class FaceSet:
     source: str  # where the faces came from, for messages
     class_names: tuple[str, ...] = EMOTIONS
     targets: np.ndarray | None = None  # float32 [N, classes]
+    votes: np.ndarray | None = None  # uint8 [N, 10]: FER+ vote counts, in VOTE_COLUMNS order
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -35,6 +38,10 @@ class FaceSet:
             raise ValueError("labels and usage must have one entry per image")
         if self.targets is not None and self.targets.shape != (n, len(self.class_names)):
             raise ValueError("targets must be [N, classes]")
+        if self.votes is not None and (self.votes.dtype != np.uint8 or self.votes.shape != (n, 10)):
+            raise ValueError(
+                f"votes must be uint8 [N, 10], got {self.votes.dtype} {self.votes.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.images)

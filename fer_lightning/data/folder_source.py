@@ -3,8 +3,9 @@
 Usage comes from the file-name prefix (``Training_``, ``PublicTest_``, ``PrivateTest_``) where
 the download kept it (the popular JPEG copy's ``test/`` mixes both test Usages and the prefix is
 their only record); otherwise train/ is Training and test/ is PrivateTest, the final test
-split. Images are decoded by PIL in a pool of processes, so all cores work; other sizes and
-colour images are converted to 48x48 grayscale and counted.
+split, except where Emotion-detection's layout can be split by its numbering (see
+``folder_layouts``). Images are decoded by PIL in a pool of processes, so all cores work; other
+sizes and colour images are converted to 48x48 grayscale and counted.
 """
 
 from __future__ import annotations
@@ -12,15 +13,22 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fer_lightning.data.faces import FaceSet
-from fer_lightning.data.labels import EMOTIONS, IMAGE_SIZE, USAGES
+from fer_lightning.data.folder_layouts import (
+    class_label,
+    is_emotion_detection,
+    split_numbered_test,
+)
+from fer_lightning.data.labels import IMAGE_SIZE, USAGES
 from fer_lightning.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -74,18 +82,24 @@ def list_folder(root: Path, on_bad_rows: str = "error") -> FolderListing:
         )
     split_dirs = [root / name for name in SPLIT_DIRS if (root / name).is_dir()]
     if not split_dirs:
+        ferplus = (root / "FER2013Train").is_dir() or (root / "FER2013Valid").is_dir()
         raise DataError(
             f"{root}: has no train/ or test/ folder; expected "
             "ROOT/train/<class>/*.png and ROOT/test/<class>/*.png"
+            + ("; FER2013Train/ is FER+'s layout: use data=ferplus_folder" if ferplus else "")
         )
-    files, labels, usage, broken = [], [], [], []
+    class_dirs = {d: sorted(p for p in d.iterdir() if p.is_dir()) for d in split_dirs}
+    files, labels, usage, in_test, broken = [], [], [], [], []
     for split_dir in split_dirs:
-        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-            if class_dir.name.lower() not in EMOTIONS:
+        seen: dict[int, Path] = {}
+        for class_dir in class_dirs[split_dir]:
+            label = class_label(class_dir)
+            if label in seen:
                 raise DataError(
-                    f"{class_dir}: unknown class folder; class folders are {' '.join(EMOTIONS)}"
+                    f"{split_dir}: {seen[label].name}/ and {class_dir.name}/ are both "
+                    "class folders of one emotion; keep one"
                 )
-            label = EMOTIONS.index(class_dir.name.lower())
+            seen[label] = class_dir
             for file in image_files(class_dir):
                 if not file.exists():  # False for a dangling link and for a link loop
                     if on_bad_rows == "error":
@@ -98,11 +112,15 @@ def list_folder(root: Path, on_bad_rows: str = "error") -> FolderListing:
                 files.append(file)
                 labels.append(label)
                 usage.append(usage_of(file, split_dir.name))
+                in_test.append(split_dir.name == "test")
     if not files:
         raise DataError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
-    return FolderListing(
-        files, np.array(labels, dtype=np.int64), np.array(usage, dtype=np.int8), broken
-    )
+    label_array, usage_array = np.array(labels, dtype=np.int64), np.array(usage, dtype=np.int8)
+    if is_emotion_detection([d for dirs in class_dirs.values() for d in dirs]):
+        usage_array = split_numbered_test(
+            root / "test", files, label_array, usage_array, np.array(in_test, dtype=bool)
+        )
+    return FolderListing(files, label_array, usage_array, broken)
 
 
 def decode_face(file: Path) -> tuple[np.ndarray | None, bool, bool, str]:
@@ -123,23 +141,29 @@ def decode_chunk(files: list[Path]) -> list[tuple[np.ndarray | None, bool, bool,
     return [decode_face(f) for f in files]
 
 
-def decode_all(files: list[Path], workers: int) -> list[tuple[np.ndarray | None, bool, bool, str]]:
-    """Decode in worker processes (PIL holds the GIL for most of a small image's decode)."""
+def decode_all(files: list[Any], workers: int, decode: Callable = decode_chunk) -> list[Any]:
+    """Decode in worker processes (PIL holds the GIL for most of a small image's decode).
+
+    ``decode`` turns a chunk of ``files`` into one result each (a top-level function).
+    """
     chunks = [files[i : i + DECODE_CHUNK] for i in range(0, len(files), DECODE_CHUNK)]
     if workers <= 1 or len(chunks) <= 1:
-        return decode_chunk(files)
+        return decode(files)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [face for chunk in pool.map(decode_chunk, chunks) for face in chunk]
+        return [face for chunk in pool.map(decode, chunks) for face in chunk]
 
 
 def read_face_folder(
-    root: str | Path, on_bad_rows: str = "error", workers: int | None = None
+    root: str | Path,
+    on_bad_rows: str = "error",
+    workers: int | None = None,
+    listing: FolderListing | None = None,
 ) -> FaceSet:
-    """Decode every image of the folder tree into the in-memory form."""
+    """Decode every image of the folder tree (or of its ``listing``) into the in-memory form."""
     root = Path(root)
-    listing = list_folder(root, on_bad_rows)
+    listing = listing or list_folder(root, on_bad_rows)
     if listing.broken:
         log.warning(
             "%s: left out %d broken link(s) or link loop(s) (first: %s)",
@@ -189,9 +213,11 @@ def read_face_folder(
     )
 
 
-def folder_stamp(root: Path, on_bad_rows: str = "error") -> dict[str, object]:
+def folder_stamp(
+    root: Path, on_bad_rows: str = "error", listing: FolderListing | None = None
+) -> dict[str, object]:
     """A cache stamp of the tree: file count, total size and the newest modification time."""
-    listing = list_folder(root, on_bad_rows)
+    listing = listing or list_folder(root, on_bad_rows)
     stats = [f.stat() for f in listing.files]
     return {
         "files": len(stats),

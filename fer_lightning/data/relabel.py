@@ -1,6 +1,7 @@
 """FER+ labels on FER2013 faces: ten votes per face become targets for training and evaluation.
 
-The FER+ file is joined row by row (``data.ferplus``: same rows, same Usage in each). Training
+The FER+ file is joined row by row (``data.ferplus_path``: same rows, same Usage in each), or
+the votes came with the faces (FER+'s image folders: ``FaceSet.votes``). Training
 faces get the target of ``data.ferplus_scheme``; validation and test faces the majority label,
 which the paper's accuracy is measured against. Faces a split cannot use (no valid target for
 training, no majority for evaluation: mostly "unknown" and not-a-face votes) are dropped from
@@ -30,18 +31,34 @@ def relabel_ferplus(
     scheme: str = "majority",
     clean: bool = True,
 ) -> tuple[FaceSet, dict[str, np.ndarray]]:
-    """The faces with FER+ labels and targets, and each split without the faces it cannot use."""
-    if not path:
-        raise DataError(
-            "data.labels=ferplus needs the FER+ votes beside the FER2013 CSV: "
-            "data.ferplus_path=/path/to/fer2013new.csv"
-        )
+    """The faces with FER+ labels and targets, and each split without the faces it cannot use.
+
+    The votes are the faces' own where the source brought them (``faces.votes``: no alignment
+    to check), else those of the vote file at ``path``, joined row by row.
+    """
     if scheme not in ferplus.SCHEMES:
         raise DataError(
             f"data.ferplus_scheme={scheme!r} is unknown: use one of {', '.join(ferplus.SCHEMES)}"
         )
-    votes = ferplus.read_ferplus_votes(path)
-    ferplus.check_aligned(votes, faces.usage, faces.source)
+    if faces.votes is not None:
+        if path:
+            log.warning(
+                "data.ferplus_path=%s is not read: the votes came with the faces of %s",
+                path,
+                faces.source,
+            )
+        votes = ferplus.FerPlusVotes(usage=faces.usage, votes=faces.votes, source=faces.source)
+        source = faces.source
+    elif not path:
+        raise DataError(
+            "data.labels=ferplus needs the FER+ votes beside the FER2013 CSV: "
+            "data.ferplus_path=/path/to/fer2013new.csv (or FER+'s image folders: "
+            "data=ferplus_folder)"
+        )
+    else:
+        votes = ferplus.read_ferplus_votes(path)
+        ferplus.check_aligned(votes, faces.usage, faces.source)
+        source = f"{faces.source} + {votes.source}"
     majority, has_majority = ferplus.majority_labels(votes.votes, clean=clean)
     targets, has_target = ferplus.targets(votes.votes, scheme, clean=clean)
     # A training face without a majority (e.g. 4 happy, 4 surprise) still trains under the soft
@@ -53,7 +70,7 @@ def relabel_ferplus(
         labels=labels.astype(np.int64),
         class_names=FERPLUS_EMOTIONS,
         targets=targets,
-        source=f"{faces.source} + {votes.source}",
+        source=source,
     )
     usable = {name: has_target if name == "train" else has_majority for name in indices}
     kept = {name: index[usable[name][index]] for name, index in indices.items()}

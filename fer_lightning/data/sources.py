@@ -1,4 +1,5 @@
-"""Turn a data source (a CSV, an image-folder tree, or the built-in generator) into a FaceSet."""
+"""Turn a data source (a CSV, an image-folder tree, FER+'s image folders, or the built-in
+generator) into a FaceSet."""
 
 from __future__ import annotations
 
@@ -9,10 +10,24 @@ import numpy as np
 from fer_lightning.data.cache import cached, file_stamp
 from fer_lightning.data.csv_source import check_file, read_fer_csv
 from fer_lightning.data.faces import FaceSet
-from fer_lightning.data.folder_source import folder_stamp, read_face_folder
+from fer_lightning.data.ferplus_folder import (
+    ferplus_folder_stamp,
+    list_ferplus_folder,
+    read_ferplus_folder,
+)
+from fer_lightning.data.folder_source import folder_stamp, list_folder, read_face_folder
 from fer_lightning.errors import DataError
 
-SOURCES = ("csv", "folder", "synthetic")
+SOURCES = ("csv", "folder", "ferplus_folder", "synthetic")
+WHAT_TO_GET = {
+    "csv": ("data file", "fer2013.csv (Kaggle)"),
+    "folder": ("folder", "the FER2013 image folders"),
+    "ferplus_folder": (
+        "folder",
+        "FER2013 and FER+ (github.com/microsoft/FERPlus), write the FER+ folders with its "
+        "generate_training_data.py",
+    ),
+}
 
 
 def synthetic_faces(num_faces: int, seed: int = 0) -> FaceSet:
@@ -48,8 +63,7 @@ def load_faces(
         )
     resolved = Path(path).expanduser().resolve()
     if not resolved.exists():
-        what = "data file" if source == "csv" else "folder"
-        get = "fer2013.csv (Kaggle)" if source == "csv" else "the FER2013 image folders"
+        what, get = WHAT_TO_GET[source]
         raise DataError(
             f"no {what} at {resolved}: download {get} and pass data.path=..., "
             "or try the built-in data with data=synthetic"
@@ -65,10 +79,21 @@ def load_faces(
             cache,
             lambda: read_fer_csv(resolved, on_bad_rows),
         )
+    if source == "ferplus_folder":  # the cache keeps the votes too, and checks them
+        ferplus_listing = list_ferplus_folder(resolved, on_bad_rows)
+        return cached(
+            resolved,
+            ferplus_folder_stamp(ferplus_listing),
+            options,
+            cache,
+            lambda: read_ferplus_folder(resolved, on_bad_rows, listing=ferplus_listing),
+            with_votes=True,
+        )
+    listing = list_folder(resolved, on_bad_rows)  # listed once: for the stamp and the reader
     return cached(
         resolved,
-        folder_stamp(resolved, on_bad_rows),
+        folder_stamp(resolved, on_bad_rows, listing),
         options,
         cache,
-        lambda: read_face_folder(resolved, on_bad_rows),
+        lambda: read_face_folder(resolved, on_bad_rows, listing=listing),
     )

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.labels import USAGES
 from fer_lightning.errors import DataError
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "val", "test")
+AUTO = "auto"
+
+
+def resolve_val_usage(faces: FaceSet, val_usage: str | None, test_usage: str | None) -> str | None:
+    """``data.val_usage=auto``: PublicTest where the faces have PublicTest rows that are not the
+    test split, else None (validation carved from Training); any other value as it is.
+
+    For sources that may or may not record the Usage (image folders): where they do, the split
+    is the CSV's (Training / PublicTest / PrivateTest), and PublicTest is never left unused.
+    """
+    if val_usage != AUTO:
+        return val_usage
+    public = faces.has_usage and len(faces.usage_index("PublicTest")) > 0
+    return "PublicTest" if public and test_usage != "PublicTest" else None
 
 
 def carve(
@@ -35,7 +53,8 @@ def split_indices(
     """Row indices of the train, val and test splits (each sorted; pairwise disjoint).
 
     ``usage``: train is the Training rows, val and test the rows of ``val_usage`` and
-    ``test_usage``; with ``val_usage=None`` validation is carved from Training by ``val_ratio``.
+    ``test_usage``; with ``val_usage=None`` validation is carved from Training by ``val_ratio``
+    (``auto``: PublicTest if there are such rows and they are not the test split, else carved).
     ``random``: the report's protocol, a seeded permutation of all rows cut at ``train_ratio``;
     validation is carved from the train part, so the test part never selects a model.
     """
@@ -56,10 +75,19 @@ def split_indices(
             "use data.split=random (with data.train_ratio)"
         )
     for option, usage in (("val_usage", val_usage), ("test_usage", test_usage)):
-        if usage is not None and usage not in USAGES:
+        if usage is not None and usage not in USAGES and (option, usage) != ("val_usage", AUTO):
+            also = ", auto" if option == "val_usage" else ""
             raise DataError(
-                f"data.{option}={usage!r} is unknown: use one of {', '.join(USAGES)} or null"
+                f"data.{option}={usage!r} is unknown: use one of {', '.join(USAGES)}{also} or null"
             )
+    if val_usage == AUTO:
+        val_usage = resolve_val_usage(faces, val_usage, test_usage)
+        log.info(
+            "data.val_usage=auto: validation is %s",
+            "the PublicTest rows"
+            if val_usage
+            else "carved from Training by data.val_ratio (PublicTest is the test split or absent)",
+        )
     if val_usage is not None and val_usage == test_usage:
         raise DataError(
             f"data.val_usage and data.test_usage are both {val_usage}: never select "
@@ -77,9 +105,25 @@ def split_indices(
 
 
 def describe_empty(
-    faces: FaceSet, name: str, split: str, val_usage: str | None, test_usage: str | None
+    faces: FaceSet,
+    name: str,
+    split: str,
+    val_usage: str | None,
+    test_usage: str | None,
+    source: str = "csv",
 ) -> str:
-    """The one-line message for a needed split that came out empty, naming the options."""
+    """The one-line message for a needed split that came out empty, naming the options.
+
+    ``val_usage`` as configured (``auto`` too); ``source``: ``data.source``, for the fix to name.
+    """
+    auto = val_usage == AUTO
+    val_usage = resolve_val_usage(faces, val_usage, test_usage)
+    if split == "usage" and name == "test" and auto and test_usage is not None:
+        return (
+            f"{faces.source}: has no {test_usage} rows, so the test split is empty: use "
+            "data.test_usage=PublicTest (validation is then carved from Training), "
+            "or test=false to skip testing"
+        )
     if split == "usage" and name == "val" and val_usage is None:
         return (
             "the val split is empty: it is carved from Training by data.val_ratio; "
@@ -92,9 +136,8 @@ def describe_empty(
                 f"the {name} split is empty: data.{name}_usage=null; set it to a Usage "
                 f"({', '.join(USAGES)})"
             )
-        fix = (
-            "data.val_usage=null data.val_ratio=0.1 data.test_usage=PublicTest "
-            "(or data=fer2013_dev)"
+        fix = "data.val_usage=null data.val_ratio=0.1 data.test_usage=PublicTest" + (
+            " (or data=fer2013_dev)" if source == "csv" else ""
         )
         return f"{faces.source}: has no {usage} rows, so the {name} split is empty: use {fix}" + (
             ", or test=false to skip testing" if name == "test" else ""

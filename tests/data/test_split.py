@@ -66,3 +66,25 @@ def test_missing_private_test_message_names_options():
     message = describe_empty(faces(), "test", "usage", "PublicTest", "PrivateTest")
     assert "no PrivateTest rows" in message
     assert "data.val_usage=null" in message and "data.test_usage=PublicTest" in message
+
+
+def test_val_usage_auto_takes_public_test_unless_it_is_the_test_split():
+    data = faces()
+    auto = split_indices(data, "usage", val_usage="auto")
+    csv = split_indices(data, "usage", val_usage="PublicTest")
+    for name in auto:
+        np.testing.assert_array_equal(auto[name], csv[name])
+    dev = split_indices(data, "usage", val_usage="auto", val_ratio=0.1, test_usage="PublicTest")
+    carved = split_indices(data, "usage", val_usage=None, val_ratio=0.1, test_usage="PublicTest")
+    for name in dev:
+        np.testing.assert_array_equal(dev[name], carved[name])
+    no_public = FaceSet(data.images, data.labels, np.where(data.usage == 1, 0, data.usage), "x")
+    split = split_indices(no_public, "usage", val_usage="auto", val_ratio=0.1)
+    assert (no_public.usage[split["val"]] == 0).all() and len(split["val"]) > 0
+
+
+def test_missing_private_test_message_for_folders_and_auto():
+    message = describe_empty(faces(), "test", "usage", "PublicTest", "PrivateTest", "folder")
+    assert "data.val_usage=null" in message and "fer2013_dev" not in message
+    message = describe_empty(faces(), "test", "usage", "auto", "PrivateTest", "folder")
+    assert "no PrivateTest rows" in message and "data.test_usage=PublicTest (validation" in message
