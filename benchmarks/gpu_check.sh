@@ -52,7 +52,7 @@ from pathlib import Path
 import pandas as pd
 for run in sorted(Path(sys.argv[1]).glob("train/runs/*")):
     table = pd.read_csv(run / "metrics.csv")
-    epochs = table["time/train_epoch_s"].dropna().tolist() if "time/train_epoch_s" in table else []
+    epochs = table["train/epoch_seconds"].dropna().tolist() if "train/epoch_seconds" in table else []
     final = json.loads((run / "final_metrics.json").read_text()) if (run / "final_metrics.json").exists() else {}
     print(f"{run.name}: train epochs (s) {', '.join(f'{t:.2f}' for t in epochs)}; "
           f"val/acc_best {final.get('val/acc_best', float('nan')):.4f}; "

@@ -15,6 +15,7 @@ import importlib.util
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import hydra
@@ -36,6 +37,7 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("fer_pid", folders.pid, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("fer_run_dir", folders.run_dir, replace=True)
     OmegaConf.register_new_resolver("fer_hydra_subdir", folders.hydra_subdir, replace=True)
+    OmegaConf.register_new_resolver("fer_basename", lambda path: Path(path).name, replace=True)
 
 
 def prepare_process() -> None:

@@ -166,6 +166,11 @@ class Run:
         return best
 
 
+def events_dir(run_dir: Path) -> Path:
+    """Where a run's TensorBoard event files are: tensorboard/<run folder name>/."""
+    return run_dir / "tensorboard" / run_dir.name
+
+
 def train_tiny(tmp_path: Path, *overrides: str) -> Run:
     """Train ``TINY_RUN`` plus ``overrides`` in ``tmp_path/run``."""
     metrics = train(compose_train([*TINY_RUN, *overrides], tmp_path))

@@ -117,6 +117,6 @@ def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
     after = pd.read_csv(run.dir / "metrics.csv")
     # The new epoch is appended, the first one kept as it was, each epoch's rows once.
     assert after.dropna(subset=["val/acc"])["epoch"].tolist() == [0, 1]
-    assert after.dropna(subset=["train/loss_epoch"])["epoch"].tolist() == [0, 1]
+    assert after.dropna(subset=["train/loss"])["epoch"].tolist() == [0, 1]
     pd.testing.assert_frame_equal(after.iloc[: len(before)][before.columns], before)
-    assert after.dropna(subset=["train/loss_step"])["step"].is_unique
+    assert after.dropna(subset=["step/train_loss"])["step"].is_unique

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from fer_lightning.callbacks.shared import class_names_of, tensorboards
+from fer_lightning.callbacks.shared import class_names_of, scalar_step, tensorboards
 from fer_lightning.errors import UserError
 from fer_lightning.plots.activations import stage_pictures
 from fer_lightning.plots.files import save_image
@@ -35,9 +35,9 @@ class ActivationGrids(L.Callback):
 
     Written as ``activations/<when>_<stage>.png`` and ``<when>_filters.png`` (when: ``start``,
     ``end``, ``epochNNN`` every ``every_n_epochs``) and to TensorBoard as
-    ``activations/<stage>/<when>`` and ``filters/<when>``. Start is drawn before any step, so
-    the pair shows what training changed. The faces go in as the network sees them in
-    evaluation, in one view (the centre crop of a cropping run).
+    ``activations/<stage>`` and ``activations/filters`` at the step they were drawn. Start is
+    drawn before any step, so the pair shows what training changed. The faces go in as the
+    network sees them in evaluation, in one view (the centre crop of a cropping run).
     """
 
     def __init__(
@@ -79,10 +79,13 @@ class ActivationGrids(L.Callback):
         folder = self.output_dir / "activations"
         for name, image in pictures.items():
             save_image(image, folder / f"{when}_{name}.png")
-            tag = "filters" if name == "filters" else f"activations/{name}"
+            # One tag per stage: TensorBoard's step slider moves from start to end.
             for logger in tensorboards(trainer):
                 logger.experiment.add_image(
-                    f"{tag}/{when}", image, global_step=trainer.global_step, dataformats="HWC"
+                    f"activations/{name}",
+                    image,
+                    global_step=scalar_step(trainer),
+                    dataformats="HWC",
                 )
         log.info("Wrote %d activation pictures (%s) to %s", len(pictures), when, folder)
 

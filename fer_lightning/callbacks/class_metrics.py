@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_only
@@ -24,7 +25,14 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from fer_lightning.callbacks.shared import EpochPredictions, class_names_of, tensorboards
+from fer_lightning.callbacks.shared import (
+    EpochPredictions,
+    class_names_of,
+    scalar_step,
+    tensorboards,
+)
+from fer_lightning.plots.files import save_figure
+from fer_lightning.plots.predictions import per_class_figure
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +97,11 @@ def report_markdown(table: pd.DataFrame, digits: int = 4) -> str:
 
 
 class ClassMetrics(EpochPredictions):
-    """Per-class PR curves each validation epoch; the test split's report at test end.
+    """Per-class PR curves of validation (each epoch) and test; the test split's report.
 
-    Writes ``test_classification_report.txt`` (scikit-learn's layout) and ``.csv``, and the
-    report as markdown to TensorBoard's text dashboard.
+    Writes ``test_classification_report.txt`` (scikit-learn's layout) and ``.csv``, the report
+    as markdown to TensorBoard's text dashboard, and ``test_per_class.png`` (precision, recall
+    and F1 per class, also in TensorBoard as ``test/per_class``).
     """
 
     def __init__(self, output_dir: str, pr_curves: bool = True) -> None:
@@ -110,21 +119,26 @@ class ClassMetrics(EpochPredictions):
         labels: Tensor,
     ) -> None:
         names = class_names_of(pl_module)
-        if stage == "val" and self.pr_curves:
-            self._log_pr_curves(trainer, probs, labels, names)
-        elif stage == "test":
+        if self.pr_curves:
+            self._log_pr_curves(trainer, stage, probs, labels, names)
+        if stage == "test":
             self._write_report(trainer, classification_report(probs, labels, names))
 
     def _log_pr_curves(
-        self, trainer: L.Trainer, probs: Tensor, labels: Tensor, names: Sequence[str]
+        self,
+        trainer: L.Trainer,
+        stage: str,
+        probs: Tensor,
+        labels: Tensor,
+        names: Sequence[str],
     ) -> None:
         for logger in tensorboards(trainer):
             for k, name in enumerate(names):
                 logger.experiment.add_pr_curve(
-                    f"val_pr/{name}",
+                    f"{stage}/pr/{name}",
                     (labels == k).numpy(),
                     probs[:, k].numpy(),
-                    global_step=trainer.current_epoch,
+                    global_step=scalar_step(trainer),
                 )
 
     def _write_report(self, trainer: L.Trainer, report: pd.DataFrame) -> None:
@@ -132,8 +146,14 @@ class ClassMetrics(EpochPredictions):
         path = self.output_dir / "test_classification_report.txt"
         path.write_text(report_text(report))
         report.to_csv(path.with_suffix(".csv"))
+        fig = per_class_figure(report.iloc[:-3], "Test, per class")
+        save_figure(fig, self.output_dir / "test_per_class.png")
         for logger in tensorboards(trainer):
             logger.experiment.add_text(
-                "test/classification_report", report_markdown(report), trainer.global_step
+                "test/classification_report", report_markdown(report), scalar_step(trainer)
             )
+            logger.experiment.add_figure(
+                "test/per_class", fig, global_step=scalar_step(trainer), close=False
+            )
+        plt.close(fig)
         log.info("Wrote %s", path)

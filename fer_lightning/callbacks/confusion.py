@@ -16,7 +16,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from fer_lightning.callbacks.shared import EpochPredictions, class_names_of, tensorboards
+from fer_lightning.callbacks.shared import (
+    EpochPredictions,
+    class_names_of,
+    scalar_step,
+    tensorboards,
+)
 from fer_lightning.plots.files import save_figure
 from fer_lightning.plots.predictions import confusion_figure
 
@@ -77,7 +82,7 @@ class ConfusionMatrix(EpochPredictions):
         if log_now:
             for logger in tensorboards(trainer):
                 logger.experiment.add_figure(
-                    "val/confusion_matrix", fig, global_step=epoch, close=False
+                    "val/confusion_matrix", fig, global_step=scalar_step(trainer), close=False
                 )
         if best:
             save_figure(fig, self.output_dir / "confusion_matrix_best.png")
@@ -90,7 +95,7 @@ class ConfusionMatrix(EpochPredictions):
         path = save_figure(fig, self.output_dir / "confusion_matrix_test.png")
         for logger in tensorboards(trainer):
             logger.experiment.add_figure(
-                "test/confusion_matrix", fig, global_step=trainer.global_step, close=False
+                "test/confusion_matrix", fig, global_step=scalar_step(trainer), close=False
             )
         plt.close(fig)
         table = pd.DataFrame(counts, index=pd.Index(list(names), name="true"), columns=list(names))

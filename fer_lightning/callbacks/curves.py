@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from fer_lightning.plots.files import save_figure
 
-SERIES = {"loss": ("train/loss_epoch", "val/loss"), "accuracy": ("train/acc", "val/acc")}
+SERIES = {"loss": ("train/loss", "val/loss"), "accuracy": ("train/acc", "val/acc")}
 
 
 class LossCurves(L.Callback):

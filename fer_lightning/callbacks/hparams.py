@@ -1,62 +1,74 @@
-"""The run's key choices and final metrics in TensorBoard's HParams dashboard."""
+"""TensorBoard's first screens: the run's choices in HParams, the curves in Custom Scalars.
+
+HParams lists the choices that define a run against metrics it reads from the run's own
+scalars (val/acc, test/acc, ...): no placeholder values are logged, so no chart starts from a
+fake 0. Whole numbers are shown as written (as text: the dashboard prints numbers as floats).
+Custom Scalars puts train against validation in one chart each, every class of a per-class
+score in one chart, and the learning rate.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from fer_lightning.callbacks.shared import tensorboards
 
-RESULTS = ("hp/val_acc_best", "hp/test_acc", "hp/test_f1")
+# The metrics the HParams dashboard compares runs by, read from the scalars of these names.
+METRICS = ("val/acc", "val/loss", "val/f1", "test/acc", "test/loss", "test/f1")
+
+LAYOUT = {
+    "curves": {
+        "loss: train and validation": ["Multiline", ["train/loss", "val/loss"]],
+        "accuracy: train and validation": ["Multiline", ["train/acc", "val/acc"]],
+        "macro F1: train and validation": ["Multiline", ["train/f1", "val/f1"]],
+        "learning rate": ["Multiline", ["step/lr"]],
+    },
+    "validation per class": {
+        "recall": ["Multiline", [r"val/recall/.*"]],
+        "precision": ["Multiline", [r"val/precision/.*"]],
+        "F1": ["Multiline", [r"val/f1/.*"]],
+    },
+}
 
 
 def hparams_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The choices a sweep varies: model, aug, optimizer, lr, scheduler, batch, epochs, split."""
+    """The choices that define a run: experiment, model, aug, labels, optimizer, lr, ..."""
     choices = config.get("choices", {})
     data = config.get("data", {})
     scheduler = config.get("scheduler", {})
+    labels = data.get("labels", "fer2013")
+    if labels == "ferplus":
+        labels = f"ferplus/{data.get('ferplus_scheme')}"
     return {
+        "experiment": str(choices.get("experiment") or "none"),
         "model": choices.get("model", ""),
         "aug": choices.get("aug", ""),
+        "labels": labels,
         "optimizer": choices.get("optimizer", ""),
         "lr": float(config.get("optimizer", {}).get("lr", 0.0)),
-        "weight_decay": float(config.get("optimizer", {}).get("weight_decay", 0.0)),
         "scheduler": choices.get("scheduler", "") if scheduler.get("_target_") else "none",
-        "batch_size": int(data.get("batch_size", 0)),
-        "max_epochs": int(config.get("trainer", {}).get("max_epochs", 0)),
-        "split": str(data.get("split", "")),
+        "batch_size": str(data.get("batch_size", "")),
+        "max_epochs": str(config.get("trainer", {}).get("max_epochs", "")),
         "data": choices.get("data", ""),
-        "seed": int(config.get("seed") or 0),
+        "seed": str(config.get("seed")),
     }
 
 
 class HParams(L.Callback):
-    """Registers the hyperparameters with placeholders for the results, then fills them in."""
+    """Registers the run with TensorBoard's HParams and Custom Scalars dashboards at fit start."""
 
+    @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         params = hparams_of(pl_module.hparams.get("config") or {})
+        # The experiment, session-start and session-end records alone: the metrics' values
+        # come from the scalars the run logs under these names.
+        records = hparams_summary(params, dict.fromkeys(METRICS, 0.0))
         for logger in tensorboards(trainer):
-            logger.log_hyperparams(params, dict.fromkeys(RESULTS, 0.0))
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        checkpoint = trainer.checkpoint_callback
-        best = None
-        if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None:
-            best = float(checkpoint.best_model_score)
-        elif "val/acc" in trainer.callback_metrics:
-            best = float(trainer.callback_metrics["val/acc"])
-        if best is not None:
-            for logger in tensorboards(trainer):
-                logger.log_metrics({"hp/val_acc_best": best}, step=trainer.global_step)
-
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = trainer.callback_metrics
-        values = {
-            f"hp/test_{k}": float(metrics[f"test/{k}"])
-            for k in ("acc", "f1")
-            if f"test/{k}" in metrics
-        }
-        for logger in tensorboards(trainer):
-            logger.log_metrics(values, step=trainer.global_step)
+            writer = logger.experiment
+            for record in records:
+                writer._get_file_writer().add_summary(record)
+            writer.add_custom_scalars(LAYOUT)

@@ -12,7 +12,12 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 
-from fer_lightning.callbacks.shared import EpochPredictions, class_names_of, tensorboards
+from fer_lightning.callbacks.shared import (
+    EpochPredictions,
+    class_names_of,
+    scalar_step,
+    tensorboards,
+)
 from fer_lightning.plots.files import save_figure
 from fer_lightning.plots.predictions import misclassified_figure
 
@@ -77,7 +82,7 @@ class Misclassified(EpochPredictions):
         path = save_figure(fig, self.output_dir / "misclassified_test.png")
         for logger in tensorboards(trainer):
             logger.experiment.add_figure(
-                "test/misclassified", fig, global_step=trainer.global_step, close=False
+                "test/misclassified", fig, global_step=scalar_step(trainer), close=False
             )
         plt.close(fig)
         pd.DataFrame(

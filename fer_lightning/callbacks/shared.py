@@ -1,4 +1,4 @@
-"""What the callbacks share: TensorBoard lookup, class names, and one collector of predictions.
+"""What callbacks share: TensorBoard and its step, class names, one collector of predictions.
 
 ``validation_step`` and ``test_step`` return each batch's probabilities and labels; the
 callbacks that need a whole split's predictions (confusion matrices, PR curves, the test
@@ -14,6 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 from torchmetrics.utilities.distributed import gather_all_tensors
 
@@ -22,6 +23,17 @@ from fer_lightning.data.labels import EMOTIONS
 
 def tensorboards(trainer: L.Trainer) -> list[TensorBoardLogger]:
     return [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+
+def scalar_step(trainer: L.Trainer) -> int:
+    """The step Lightning files the current epoch's scalars under; pictures use it to line up.
+
+    While fitting, epoch-end scalars go to the epoch's last optimizer step (global_step - 1);
+    a test's go to global_step.
+    """
+    if trainer.state.fn == TrainerFn.FITTING:
+        return max(trainer.global_step - 1, 0)
+    return trainer.global_step
 
 
 def class_names_of(pl_module: L.LightningModule) -> tuple[str, ...]:

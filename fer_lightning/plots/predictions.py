@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -92,5 +93,24 @@ def probabilities_figure(
     right.set_xlim(0, 115)
     right.set_xlabel("probability (%)")
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_figure(table: pd.DataFrame, title: str) -> Figure:
+    """Precision, recall and F1 per class (a classification report's class rows) as bars."""
+    scores = ("precision", "recall", "f1")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(table), 3.4))
+    x = np.arange(len(table))
+    width = 0.8 / len(scores)
+    for i, score in enumerate(scores):
+        bars = ax.bar(x + (i - 1) * width, table[score], width, label=score)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    names = [f"{name}\n({int(n)})" for name, n in table["support"].items()]
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("score")
+    ax.set_title(f"{title} (faces per class in brackets)", fontsize=10)
+    ax.legend(fontsize=8, ncol=3, loc="upper right")
     fig.tight_layout()
     return fig

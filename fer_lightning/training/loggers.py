@@ -1,4 +1,7 @@
-"""Lightning's CSVLogger, made to keep every row of a run across any number of resumes.
+"""Lightning's loggers, adjusted: a CSV log that survives resumes, a tidier TensorBoard.
+
+``ResumableCSVLogger``: Lightning's CSVLogger, made to keep every row of a run across any
+number of resumes.
 
 Lightning's writer deletes an existing ``metrics.csv`` when it starts, so a run resumed with
 ``ckpt_path=last`` lost every row logged before the interruption (seen: all of the first
@@ -13,8 +16,10 @@ import csv
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
 
 
 class KeepingWriter(ExperimentWriter):
@@ -54,3 +59,17 @@ class ResumableCSVLogger(CSVLogger):
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         # What a checkpoint holds, the log holds too: a kill loses neither.
         self.save()
+
+
+class TensorBoardLogger(LightningTensorBoardLogger):
+    """Lightning's, with the ``epoch`` it adds to every logging call filed under ``step/``.
+
+    Alone at the top level, ``epoch`` was the first card of TensorBoard's dashboards; beside
+    ``step/lr`` and ``step/train_loss`` it is where per-step values are.
+    """
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if "epoch" in metrics:
+            metrics = {("step/epoch" if k == "epoch" else k): v for k, v in metrics.items()}
+        super().log_metrics(metrics, step)

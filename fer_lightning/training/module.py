@@ -116,7 +116,13 @@ class EmotionClassifier(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         loss, probs, y = self._step(batch)
         self.train_metrics(probs, y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        # Epoch values under the split's name (train/loss beside val/loss); per-step values,
+        # the learning rate among them, under step/ (see the README's naming scheme).
+        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        self.log("step/train_loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        if self.trainer.optimizers:
+            lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+            self.log("step/lr", lr, on_step=True, on_epoch=False)
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
 
@@ -150,7 +156,7 @@ class EmotionClassifier(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         # Training time of the epoch alone (validation excluded), for speed comparisons.
         if self._epoch_start is not None:
-            self.log("time/train_epoch_s", time.perf_counter() - self._epoch_start)
+            self.log("train/epoch_seconds", time.perf_counter() - self._epoch_start)
 
     def on_validation_epoch_end(self) -> None:
         self._log_per_class(self.val_per_class, "val")

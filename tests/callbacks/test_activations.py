@@ -15,7 +15,7 @@ from fer_lightning.models.seed_cnns import Emo2CNN, Emo5CNN, EmoCNN
 from fer_lightning.models.stages import capture_activations, conv_stages, first_conv
 from fer_lightning.plots.activations import DEAD, activation_mosaic, normalize_maps
 from fer_lightning.training.fit import train
-from tests.conftest import TINY_RUN, compose_train
+from tests.conftest import TINY_RUN, compose_train, events_dir
 
 
 def flat_vgg() -> nn.Sequential:
@@ -163,11 +163,13 @@ def test_grids_are_png_files(grids_run):
 
 def test_grids_are_in_tensorboard(grids_run):
     run, _, _ = grids_run
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    acc = EventAccumulator(str(events_dir(run)), size_guidance={"images": 0})
     acc.Reload()
     tags = set(acc.Tags()["images"])
-    for when in ("start", "epoch000", "end"):
-        assert {f"activations/features.stage{i}/{when}" for i in range(1, 6)} <= tags
-        assert f"filters/{when}" in tags
-    event = acc.Images("activations/features.stage3/start")[0]
-    assert event.step == 0 and event.width > 400
+    # One tag per stage (and one for the filters), a picture per drawing: start, each
+    # every_n_epochs epoch, end, at the steps the epochs' scalars are filed under.
+    assert {f"activations/features.stage{i}" for i in range(1, 6)} | {"activations/filters"} <= tags
+    events = acc.Images("activations/features.stage3")
+    assert events[0].step == 0 and events[0].width > 400
+    steps = [event.step for event in events]  # start, epoch000, end (end shares its step)
+    assert steps[0] == 0 and steps == sorted(steps) and steps[-1] > 0

@@ -11,7 +11,7 @@ from tensorboard.util import tensor_util
 
 from fer_lightning.callbacks.class_metrics import classification_report
 from fer_lightning.data.labels import EMOTIONS
-from tests.conftest import tiny_data, train_tiny
+from tests.conftest import events_dir, tiny_data, train_tiny
 
 # Two epochs of the tiny run, with its loggers: TensorBoard and the CSV logger's metrics.csv.
 SHORT = [
@@ -38,9 +38,7 @@ def n_val_faces() -> int:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tiny = train_tiny(tmp_path_factory.mktemp("class_metrics"), *SHORT)
-    acc = EventAccumulator(
-        str(tiny.dir / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0}
-    )
+    acc = EventAccumulator(str(events_dir(tiny.dir)), size_guidance={"scalars": 0, "tensors": 0})
     acc.Reload()
     return tiny.dir, tiny.metrics, acc
 
@@ -60,22 +58,22 @@ def test_one_metrics_csv_at_the_run_root_with_a_val_row_per_epoch(run):
     for tag in ("val/acc", "val/f1", "val/loss", "val/recall/fear", "val/precision/happy"):
         logged = [event.value for event in acc.Scalars(tag)]
         assert val[tag].tolist() == pytest.approx(logged, abs=1e-5), tag
-    train = table.dropna(subset=["train/loss_epoch"])
+    train = table.dropna(subset=["train/loss"])
     assert train["epoch"].tolist() == [0, 1]
-    logged = [event.value for event in acc.Scalars("train/loss_epoch")]
-    assert train["train/loss_epoch"].tolist() == pytest.approx(logged, abs=1e-5)
+    logged = [event.value for event in acc.Scalars("train/loss")]
+    assert train["train/loss"].tolist() == pytest.approx(logged, abs=1e-5)
 
 
 def test_pr_curves_per_class_and_epoch_without_the_sanity_check(run):
     _, _, acc = run
-    tags = {f"val_pr/{name}" for name in EMOTIONS}
+    tags = {f"val/pr/{name}" for name in EMOTIONS}
     assert tags <= set(acc.Tags()["tensors"])
     assert tags <= set(acc.PluginTagToContent("pr_curves"))
     positives = 0
     for tag in sorted(tags):
-        # Steps 0 and 1 once each: the sanity-check validation is not logged.
+        # Once per epoch, at the step of the epoch's scalars: the sanity check is not logged.
         events = acc.Tensors(tag)
-        assert [event.step for event in events] == [0, 1]
+        assert [event.step for event in events] == [e.step for e in acc.Scalars("val/acc")]
         # Rows: TP, FP, TN, FN, precision, recall per threshold; at threshold 0 all are positive.
         curve = tensor_util.make_ndarray(events[-1].tensor_proto)
         assert curve.shape[0] == 6

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from fer_lightning.callbacks.misclassified import Misclassified
 from fer_lightning.data.labels import EMOTIONS
-from tests.conftest import tiny_data, train_tiny
+from tests.conftest import events_dir, tiny_data, train_tiny
 
 COUNT = 64  # at least the faces tested: every wrong one is listed (top-k: a test below)
 # The 28 test faces in two batches of 16 and 12.
@@ -54,7 +54,7 @@ def test_list_holds_the_most_confident_wrong_faces_of_the_test_split(run):
 
 
 def test_grid_in_tensorboard(run):
-    acc = EventAccumulator(str(run[0] / "tensorboard"), size_guidance={"images": 0})
+    acc = EventAccumulator(str(events_dir(run[0])), size_guidance={"images": 0})
     acc.Reload()
     assert "test/misclassified" in acc.Tags()["images"]
     assert len(acc.Images("test/misclassified")) == 1

@@ -13,7 +13,7 @@ from fer_lightning.callbacks.model_summary import ReportSummary, summary_rows, s
 from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.training.fit import train
-from tests.conftest import TINY_RUN, compose_train
+from tests.conftest import TINY_RUN, compose_train, events_dir
 
 # The report's tables: parameters of each layer that has any, in order, and the total.
 CONV = [448, 32, 4640, 64, 18496, 128, 73856, 256, 147584, 256]
@@ -103,7 +103,7 @@ def test_a_run_writes_the_table_the_log_and_the_graph(tmp_path, caplog):
         r.name == "fer_lightning" and "Total params: 374,791" in r.getMessage()
         for r in caplog.records
     )
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"graph": 0})
+    acc = EventAccumulator(str(events_dir(run)), size_guidance={"graph": 0})
     acc.Reload()
     assert acc.Tags()["graph"]
     assert any("Conv2d" in node.op or "conv" in node.name for node in acc.Graph().node)

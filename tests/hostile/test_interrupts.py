@@ -35,7 +35,7 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_run_resumes(tmp_path):
     before = rows_before.dropna(subset=["val/acc"])
     kept = rows.set_index("epoch").loc[before["epoch"], "val/acc"].dropna()
     assert kept.tolist() == pytest.approx(before["val/acc"].tolist())
-    assert not rows.dropna(subset=["train/loss_step"]).duplicated(subset=["step"]).any()
+    assert not rows.dropna(subset=["step/train_loss"]).duplicated(subset=["step"]).any()
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):

@@ -1,0 +1,105 @@
+"""TensorBoard as a user meets it, read back from a real run's event files.
+
+One naming scheme (the README's "What a run leaves behind"), one step axis for scalars, pictures
+and PR curves, no placeholder points, the Custom Scalars layout, and an HParams trial named
+after its run folder that lists the run's choices.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from fer_lightning.data.labels import EMOTIONS
+from tests.conftest import ALL_OUTPUTS, events_dir, train_tiny
+
+CLASS = "|".join(EMOTIONS)
+SCALAR_NAMES = re.compile(
+    rf"^(train|val|test)/(loss|acc|precision|recall|f1)(/({CLASS}))?$"
+    r"|^train/epoch_seconds$|^step/(train_loss|lr|epoch)$"
+)
+PICTURE_NAMES = re.compile(
+    r"^data/(samples_per_class|class_distribution)$|^activations/[\w.]+$"
+    r"|^(val|test)/confusion_matrix$|^test/(misclassified|per_class)$"
+)
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    run = train_tiny(
+        tmp_path_factory.mktemp("dashboard"),
+        *ALL_OUTPUTS,
+        "trainer.max_epochs=2",
+        "trainer.log_every_n_steps=1",
+        "aug=colorjitter",
+    )
+    folder = events_dir(run.dir)
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return run, folder, acc
+
+
+def test_every_tag_follows_the_naming_scheme(events):
+    _, _, acc = events
+    tags = acc.Tags()
+    assert [t for t in tags["scalars"] if not SCALAR_NAMES.match(t)] == []
+    assert [t for t in tags["images"] if not PICTURE_NAMES.match(t)] == []
+    pr = [t for t in tags["tensors"] if t.split("/")[1:2] == ["pr"]]
+    assert sorted(pr) == sorted(f"{s}/pr/{c}" for s in ("val", "test") for c in EMOTIONS)
+
+
+def test_pictures_and_curves_share_the_scalars_step_axis(events):
+    _, _, acc = events
+    epoch_steps = [e.step for e in acc.Scalars("val/acc")]
+    test_steps = [e.step for e in acc.Scalars("test/acc")]
+    assert len(epoch_steps) == 2 and len(test_steps) == 1
+    assert [e.step for e in acc.Images("val/confusion_matrix")] == epoch_steps
+    assert [e.step for e in acc.Tensors("val/pr/happy")] == epoch_steps
+    assert [e.step for e in acc.Tensors("test/pr/happy")] == test_steps
+    assert [e.step for e in acc.Images("test/confusion_matrix")] == test_steps
+    # Activation pictures: before the first step, then at the last epoch's step.
+    assert [e.step for e in acc.Images("activations/filters")] == [0, epoch_steps[-1]]
+    assert [e.step for e in acc.Scalars("train/loss")] == epoch_steps
+
+
+def test_no_placeholder_points(events):
+    """Every point is a value the run measured: no hp/ copies, nothing logged before step 1."""
+    run, _, acc = events
+    assert not [t for t in acc.Tags()["scalars"] if t.startswith("hp/")]
+    for tag in ("val/acc", "val/loss", "test/acc", "train/loss"):
+        assert acc.Scalars(tag)[0].step > 0, tag
+    assert acc.Scalars("test/acc")[-1].value == pytest.approx(run.metrics["test/acc"])
+
+
+def test_custom_scalars_put_train_beside_validation(events):
+    _, _, acc = events
+    layout = layout_pb2.Layout()
+    proto = acc.Tensors("custom_scalars__config__")[0].tensor_proto
+    layout.ParseFromString(proto.string_val[0])
+    charts = {c.title: list(c.multiline.tag) for cat in layout.category for c in cat.chart}
+    assert charts["loss: train and validation"] == ["train/loss", "val/loss"]
+    assert charts["accuracy: train and validation"] == ["train/acc", "val/acc"]
+    assert charts["learning rate"] == ["step/lr"]
+    assert charts["recall"] == [r"val/recall/.*"]
+    assert [cat.title for cat in layout.category] == ["curves", "validation per class"]
+
+
+def test_hparams_trial_is_named_after_the_run_and_shows_its_choices(events):
+    run, folder, acc = events
+    assert folder.name == run.dir.name  # TensorBoard names the run (and trial) by its folder
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    values = {k: v.string_value or v.number_value for k, v in start.hparams.items()}
+    assert values["model"] == "emo1" and values["aug"] == "colorjitter"
+    assert values["batch_size"] == "16" and values["max_epochs"] == "2"  # whole numbers as such
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    metrics = {m.name.tag for m in experiment.metric_infos}
+    assert {"val/acc", "test/acc"} <= metrics <= set(acc.Tags()["scalars"])
