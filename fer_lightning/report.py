@@ -2,7 +2,8 @@
 
 Reads every run folder below the given folders (a run folder holds ``final_metrics.json`` and
 ``.hydra/``) into one pandas table, and writes it as Markdown and CSV with a bar chart of test
-accuracy per configuration and an overlay of the runs' validation-accuracy curves.
+accuracy per configuration, an overlay of the runs' validation-accuracy curves, and each run's
+loss curves on one page (the seed report's figures 3b-8b).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning.cli import one_line_errors
 from fer_lightning.errors import UserError
+from fer_lightning.plots.files import save_figure
+from fer_lightning.plots.results import accuracy_figure, loss_curves_figure, validation_figure
 
 # The seed report's own test accuracy per experiment (its Table 2). It split all rows at random
 # 80/20 and jittered its test images, so its figures are a neighbour, not a target, of ours.
@@ -118,16 +121,33 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     return row
 
 
-def val_curve(run: Path) -> pd.Series | None:
-    """Validation accuracy per epoch from the run's CSV log (older runs kept it in ``csv/``)."""
-    path = next((p for p in (run / "metrics.csv", run / "csv" / "metrics.csv") if p.exists()), None)
+# The per-epoch series the report draws, by their names in a run's CSV log; older runs logged
+# the training loss as train/loss_epoch.
+SERIES = {
+    "train_loss": ("train/loss", "train/loss_epoch"),
+    "val_loss": ("val/loss",),
+    "test_loss": ("plot_only/test_loss",),
+    "val_acc": ("val/acc",),
+}
+
+
+def epoch_curves(run: Path) -> pd.DataFrame | None:
+    """Per-epoch series from the run's CSV log, by epoch.
+
+    Older runs kept the log in ``csv/`` and a per-epoch table of another form as metrics.csv.
+    """
+    path = next((p for p in (run / "csv" / "metrics.csv", run / "metrics.csv") if p.exists()), None)
     if path is None:
         return None
     log = pd.read_csv(path)
-    if "val/acc" not in log or "epoch" not in log:
+    if "epoch" not in log:
         return None
-    curve = log.dropna(subset=["val/acc"]).groupby("epoch")["val/acc"].last()
-    return curve if len(curve) else None
+    columns = {}
+    for name, tags in SERIES.items():
+        tag = next((t for t in tags if t in log), None)
+        if tag is not None:
+            columns[name] = log.dropna(subset=[tag]).groupby("epoch")[tag].last()
+    return pd.DataFrame(columns) if columns else None
 
 
 def results_table(runs: Sequence[Path], root: Path | None = None) -> pd.DataFrame:
@@ -146,6 +166,7 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
         out / "results.md",
         out / "test_accuracy.png",
         out / "val_curves.png",
+        out / "loss_curves.png",
     ]
     table.to_csv(written[0], index=False)
     shown = table.drop(columns=[c for c in table.columns if c.startswith("recall_")])
@@ -159,30 +180,19 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     ]
     written[1].write_text("\n".join(markdown) + "\n")
 
-    labels = [f"{r.model}/{r.aug}/{r.scheduler}" for r in table.itertuples()]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(table) + 2), 4))
-    bars = ax.bar(range(len(table)), table["test_acc"].fillna(0.0))
-    ax.bar_label(bars, fmt="%.3f", fontsize=7)
-    ax.set_xticks(range(len(table)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Test accuracy per configuration")
-    fig.tight_layout()
-    fig.savefig(written[2], dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for run, label in zip(runs, labels, strict=True):
-        curve = val_curve(run)
-        if curve is not None:
-            ax.plot(curve.index + 1, curve.values, marker="o", markersize=2, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("Validation accuracy per run")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(written[3], dpi=110)
-    plt.close(fig)
+    labels = [
+        f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
+        for r in table.itertuples()
+    ]
+    curves = [epoch_curves(run) for run in runs]
+    figures = {
+        written[2]: accuracy_figure(table["test_acc"].tolist(), labels),
+        written[3]: validation_figure(curves, labels),
+        written[4]: loss_curves_figure(curves, labels),
+    }
+    for path, fig in figures.items():
+        save_figure(fig, path, dpi=110)
+        plt.close(fig)
     return written
 
 

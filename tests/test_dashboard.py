@@ -20,7 +20,7 @@ from tests.conftest import ALL_OUTPUTS, events_dir, train_tiny
 CLASS = "|".join(EMOTIONS)
 SCALAR_NAMES = re.compile(
     rf"^(train|val|test)/(loss|acc|precision|recall|f1)(/({CLASS}))?$"
-    r"|^train/epoch_seconds$|^step/(train_loss|lr|epoch)$"
+    r"|^train/epoch_seconds$|^step/(train_loss|lr|epoch)$|^plot_only/test_(loss|acc)$"
 )
 PICTURE_NAMES = re.compile(
     r"^data/(samples_per_class|class_distribution)$|^activations/[\w.]+$"

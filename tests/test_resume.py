@@ -1,6 +1,7 @@
 """A killed run resumed with ckpt_path=last ends with the same weights as an uninterrupted one,
 and the run's metrics.csv holds every row once across the resume."""
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import torch
 
 from fer_lightning.training.fit import train
 from fer_lightning.training.loggers import ResumableCSVLogger
-from tests.conftest import TINY_RUN, compose_train, run_cli, train_tiny
+from tests.conftest import ALL_OUTPUTS, TINY_RUN, compose_train, events_dir, run_cli, train_tiny
 
 # Whole epochs of 560 faces, long enough for a kill to land inside the run.
 ARGS = [
@@ -120,3 +121,18 @@ def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
     assert after.dropna(subset=["train/loss"])["epoch"].tolist() == [0, 1]
     pd.testing.assert_frame_equal(after.iloc[: len(before)][before.columns], before)
     assert after.dropna(subset=["step/train_loss"])["step"].is_unique
+
+
+def test_a_copied_run_folder_resumes_into_the_copy_and_leaves_the_original(tmp_path):
+    """The saved config holds the run folder resolved: a resume of a copy rebases it."""
+    original = train_tiny(tmp_path / "a", *ALL_OUTPUTS)
+    before = {p: p.stat().st_mtime_ns for p in original.dir.rglob("*") if p.is_file()}
+    copy = tmp_path / "b" / "run"
+    shutil.copytree(original.dir, copy)
+    last = copy / "checkpoints" / "last.ckpt"
+    train(compose_train([f"ckpt_path={last}", "trainer.max_epochs=2"], tmp_path / "b"))
+    after = {p: p.stat().st_mtime_ns for p in original.dir.rglob("*") if p.is_file()}
+    assert after == before  # nothing of the original was written to
+    rows = pd.read_csv(copy / "metrics.csv").dropna(subset=["val/acc"])
+    assert rows["epoch"].tolist() == [0, 1]
+    assert list(events_dir(copy).glob("events.out.tfevents.*"))

@@ -108,9 +108,9 @@ def per_class_figure(table: pd.DataFrame, title: str) -> Figure:
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
     names = [f"{name}\n({int(n)})" for name, n in table["support"].items()]
     ax.set_xticks(x, names)
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.2)  # room for the legend above the bars
     ax.set_ylabel("score")
     ax.set_title(f"{title} (faces per class in brackets)", fontsize=10)
-    ax.legend(fontsize=8, ncol=3, loc="upper right")
+    ax.legend(fontsize=8, ncol=3, loc="upper center")
     fig.tight_layout()
     return fig

@@ -1,0 +1,73 @@
+"""The report's comparison figures: test accuracy per run, and each run's curves on one page."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def accuracy_figure(accuracies: Sequence[float | None], labels: Sequence[str]) -> Figure:
+    """Test accuracy per run, as bars with their values."""
+    values = [0.0 if a is None or math.isnan(a) else a for a in accuracies]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(values) + 2), 4))
+    bars = ax.bar(range(len(values)), values)
+    ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks(range(len(values)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy per configuration")
+    fig.tight_layout()
+    return fig
+
+
+def validation_figure(curves: Sequence[pd.DataFrame | None], labels: Sequence[str]) -> Figure:
+    """Every run's validation accuracy per epoch, overlaid."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for curve, label in zip(curves, labels, strict=True):
+        if curve is not None and "val_acc" in curve:
+            series = curve["val_acc"].dropna()
+            ax.plot(series.index + 1, series.values, marker="o", markersize=2, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Validation accuracy per run")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves_figure(curves: Sequence[pd.DataFrame | None], labels: Sequence[str]) -> Figure:
+    """One panel per run: train against validation loss (and test, where the run plotted it),
+    the report's figures 3b-8b side by side."""
+    count = max(len(curves), 1)
+    columns = min(3, count)
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharey=True
+    )
+    for ax, curve, label in zip(axes.flat, curves, labels, strict=False):
+        ax.set_title(label, fontsize=8)
+        ax.grid(alpha=0.3)
+        if curve is None:
+            continue
+        for name, shown in (
+            ("train_loss", "train"),
+            ("val_loss", "validation"),
+            ("test_loss", "test"),
+        ):
+            if name in curve:
+                series = curve[name].dropna()
+                ax.plot(series.index + 1, series.values, marker="o", markersize=2, label=shown)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
+    fig.suptitle(
+        "Loss per epoch (test: evaluated each epoch for the plot only, where shown)", fontsize=10
+    )
+    fig.tight_layout()
+    return fig
