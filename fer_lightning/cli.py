@@ -37,7 +37,11 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("fer_pid", folders.pid, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("fer_run_dir", folders.run_dir, replace=True)
     OmegaConf.register_new_resolver("fer_hydra_subdir", folders.hydra_subdir, replace=True)
-    OmegaConf.register_new_resolver("fer_basename", lambda path: Path(path).name, replace=True)
+    # The run folder's name (TensorBoard's run name); empty where there is no folder yet
+    # (--cfg job prints the config before Hydra sets one).
+    OmegaConf.register_new_resolver(
+        "fer_basename", lambda path: Path(path).name if path else "", replace=True
+    )
 
 
 def prepare_process() -> None:
