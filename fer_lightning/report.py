@@ -180,9 +180,11 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     ]
     written[1].write_text("\n".join(markdown) + "\n")
 
+    # The experiment names a run best; columns no run has a value for are dropped.
+    named = table.reindex(columns=["experiment", "model", "aug", "scheduler"])
     labels = [
         f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
-        for r in table.itertuples()
+        for r in named.itertuples()
     ]
     curves = [epoch_curves(run) for run in runs]
     figures = {
