@@ -1,5 +1,6 @@
 """A killed run resumed with ckpt_path=last ends with the same weights as an uninterrupted one,
-and the run's metrics.csv holds every row once across the resume."""
+the run's metrics.csv holds every row once across the resume, and what the first fit drew at its
+start stays."""
 
 import shutil
 import signal
@@ -129,8 +130,13 @@ def test_a_copied_run_folder_resumes_into_the_copy_and_leaves_the_original(tmp_p
     before = {p: p.stat().st_mtime_ns for p in original.dir.rglob("*") if p.is_file()}
     copy = tmp_path / "b" / "run"
     shutil.copytree(original.dir, copy)
+    starts = {p: p.read_bytes() for p in (copy / "activations").glob("start_*.png")}
+    assert starts
     last = copy / "checkpoints" / "last.ckpt"
     train(compose_train([f"ckpt_path={last}", "trainer.max_epochs=2"], tmp_path / "b"))
+    # The untrained network's pictures stay: the resumed fit restored trained weights.
+    assert {p: p.read_bytes() for p in (copy / "activations").glob("start_*.png")} == starts
+    assert (copy / "activations" / "end_filters.png").exists()
     after = {p: p.stat().st_mtime_ns for p in original.dir.rglob("*") if p.is_file()}
     assert after == before  # nothing of the original was written to
     rows = pd.read_csv(copy / "metrics.csv").dropna(subset=["val/acc"])

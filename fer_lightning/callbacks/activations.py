@@ -16,7 +16,12 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from fer_lightning.callbacks.shared import class_names_of, scalar_step, tensorboards
+from fer_lightning.callbacks.shared import (
+    class_names_of,
+    resuming,
+    scalar_step,
+    tensorboards,
+)
 from fer_lightning.errors import UserError
 from fer_lightning.plots.activations import stage_pictures
 from fer_lightning.plots.files import save_image
@@ -91,6 +96,11 @@ class ActivationGrids(L.Callback):
 
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning restores the weights before this hook: a resumed fit would draw its trained
+        # network as "start" over the first process's pictures.
+        if resuming(trainer):
+            log.info("Resumed: the start activation pictures are kept from the run's first fit")
+            return
         self.draw(trainer, pl_module, "start")
 
     @rank_zero_only

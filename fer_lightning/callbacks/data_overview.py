@@ -9,7 +9,7 @@ import lightning as L
 import matplotlib.pyplot as plt
 from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning.callbacks.shared import class_names_of, tensorboards
+from fer_lightning.callbacks.shared import class_names_of, resuming, tensorboards
 from fer_lightning.plots.data import class_distribution, faces_per_class
 from fer_lightning.plots.files import save_figure
 
@@ -26,7 +26,8 @@ class DataOverview(L.Callback):
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         dm = trainer.datamodule
-        if not hasattr(dm, "split_counts"):
+        # Drawn once per run: a resumed fit would add the same figures to TensorBoard again.
+        if resuming(trainer) or not hasattr(dm, "split_counts"):
             return
         train = dm.dataset("train")
         names = class_names_of(pl_module)

@@ -36,6 +36,12 @@ def scalar_step(trainer: L.Trainer) -> int:
     return trainer.global_step
 
 
+def resuming(trainer: L.Trainer) -> bool:
+    """True in a fit continued from a checkpoint: its start-of-fit pictures were drawn by the
+    first process and must not be replaced by the restored (trained) network's."""
+    return trainer.ckpt_path is not None
+
+
 def class_names_of(pl_module: L.LightningModule) -> tuple[str, ...]:
     return tuple(getattr(pl_module, "class_names", None) or EMOTIONS)
 
