@@ -23,7 +23,7 @@ SCALAR_NAMES = re.compile(
     r"|^train/epoch_seconds$|^step/(train_loss|lr|epoch)$|^plot_only/test_(loss|acc)$"
 )
 PICTURE_NAMES = re.compile(
-    r"^data/(samples_per_class|class_distribution)$|^activations/[\w.]+$"
+    r"^visuals/data/(samples_per_class|class_distribution)$|^visuals/activations/[\w.]+$"
     r"|^(val|test)/confusion_matrix$|^test/(misclassified|per_class)$"
 )
 
@@ -52,6 +52,16 @@ def test_every_tag_follows_the_naming_scheme(events):
     assert sorted(pr) == sorted(f"{s}/pr/{c}" for s in ("val", "test") for c in EMOTIONS)
 
 
+def test_time_series_shows_curves_before_pictures(events):
+    """TensorBoard's Time Series tab lists tag groups (the part before the first "/") in
+    alphabetical order: the groups of big pictures come after every group of curves."""
+    _, _, acc = events
+    tags = acc.Tags()
+    groups = sorted({t.split("/")[0] for t in tags["scalars"] + tags["images"]})
+    picture_only = [g for g in groups if not any(t.startswith(g + "/") for t in tags["scalars"])]
+    assert picture_only == ["visuals"] and groups[-1] == "visuals"
+
+
 def test_pictures_and_curves_share_the_scalars_step_axis(events):
     _, _, acc = events
     epoch_steps = [e.step for e in acc.Scalars("val/acc")]
@@ -62,7 +72,7 @@ def test_pictures_and_curves_share_the_scalars_step_axis(events):
     assert [e.step for e in acc.Tensors("test/pr/happy")] == test_steps
     assert [e.step for e in acc.Images("test/confusion_matrix")] == test_steps
     # Activation pictures: before the first step, then at the last epoch's step.
-    assert [e.step for e in acc.Images("activations/filters")] == [0, epoch_steps[-1]]
+    assert [e.step for e in acc.Images("visuals/activations/filters")] == [0, epoch_steps[-1]]
     assert [e.step for e in acc.Scalars("train/loss")] == epoch_steps
 
 

@@ -29,7 +29,8 @@ def test_data_pictures_and_metrics_are_in_tensorboard(run_dir):
     acc = EventAccumulator(str(events_dir(run_dir)), size_guidance={"images": 0, "scalars": 0})
     acc.Reload()
     tags = acc.Tags()
-    assert {"data/samples_per_class", "data/class_distribution"} <= set(tags["images"])
+    data = {"visuals/data/samples_per_class", "visuals/data/class_distribution"}
+    assert data <= set(tags["images"])
     assert {"val/acc", "val/recall/disgust", "train/loss"} <= set(tags["scalars"])
     content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     assert b"colorjitter" in content and b"emo1" in content  # model and aug choices

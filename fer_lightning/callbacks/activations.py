@@ -40,9 +40,9 @@ class ActivationGrids(L.Callback):
 
     Written as ``activations/<when>_<stage>.png`` and ``<when>_filters.png`` (when: ``start``,
     ``end``, ``epochNNN`` every ``every_n_epochs``) and to TensorBoard as
-    ``activations/<stage>`` and ``activations/filters`` at the step they were drawn. Start is
-    drawn before any step, so the pair shows what training changed. The faces go in as the
-    network sees them in evaluation, in one view (the centre crop of a cropping run).
+    ``visuals/activations/<stage>`` and ``visuals/activations/filters`` at the step they were
+    drawn. Start is drawn before any step, so the pair shows what training changed. The faces go
+    in as the network sees them in evaluation, in one view (the centre crop of a cropping run).
     """
 
     def __init__(
@@ -87,7 +87,7 @@ class ActivationGrids(L.Callback):
             # One tag per stage: TensorBoard's step slider moves from start to end.
             for logger in tensorboards(trainer):
                 logger.experiment.add_image(
-                    f"activations/{name}",
+                    f"visuals/activations/{name}",
                     image,
                     global_step=scalar_step(trainer),
                     dataformats="HWC",

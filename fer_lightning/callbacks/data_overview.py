@@ -40,6 +40,7 @@ class DataOverview(L.Callback):
         for name, fig in figures.items():
             path = save_figure(fig, self.output_dir / f"{name}.png", dpi=110)
             for logger in tensorboards(trainer):
-                logger.experiment.add_figure(f"data/{name}", fig, global_step=0, close=False)
+                tag = f"visuals/data/{name}"
+                logger.experiment.add_figure(tag, fig, global_step=0, close=False)
             plt.close(fig)
             log.info("Wrote %s", path)

@@ -168,8 +168,9 @@ def test_grids_are_in_tensorboard(grids_run):
     tags = set(acc.Tags()["images"])
     # One tag per stage (and one for the filters), a picture per drawing: start, each
     # every_n_epochs epoch, end, at the steps the epochs' scalars are filed under.
-    assert {f"activations/features.stage{i}" for i in range(1, 6)} | {"activations/filters"} <= tags
-    events = acc.Images("activations/features.stage3")
+    stages = {f"visuals/activations/features.stage{i}" for i in range(1, 6)}
+    assert stages | {"visuals/activations/filters"} <= tags
+    events = acc.Images("visuals/activations/features.stage3")
     assert events[0].step == 0 and events[0].width > 400
     steps = [event.step for event in events]  # start, epoch000, end (end shares its step)
     assert len(steps) == 3 and steps[0] == 0 and steps == sorted(steps)
