@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FER_CSV ?= ../shared/data/fer2013/fer2013_dev.csv.gz
 ARGS   ?=
 
-.PHONY: install demo test test-all train bench tensorboard lint format clean
+.PHONY: install demo test test-all train bench docs-figures tensorboard lint format clean
 
 install: $(STAMP)
 
@@ -30,7 +30,13 @@ train: install  ## train on the real CSV (FER_CSV=path), development split
 bench: install  ## the report's pipeline against ours, side by side (benchmarks/results.md)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
-tensorboard: install
+RUNS ?= outputs/train/runs
+RUN  ?=
+docs-figures: install  ## the README's pictures (docs/*.png) from real runs: RUNS=folder [RUN=the run shown]
+	$(BIN)/python docs/figures.py $(RUNS) $(if $(RUN),--run $(RUN))
+
+tensorboard: install  ## every run under outputs/; start at http://localhost:6006/#custom_scalars
+	@echo "Curves first: http://localhost:6006/#custom_scalars"
 	$(BIN)/tensorboard --logdir outputs --bind_all
 
 lint: install
