@@ -82,6 +82,18 @@ def test_crops_are_torchvisions_in_its_order(faces, crop):
     assert torch.equal(centre, TF.center_crop(x, [crop, crop]))
 
 
+def test_tencrop_of_a_cropping_run_takes_the_ten_crops_of_the_whole_face(faces):
+    """Not ten copies of the centre crop: that was hflip under another name."""
+    x = faces[0].unsqueeze(1).float()
+    views = eval_views(x, 48, "center", 40, tta="tencrop")
+    for ours, theirs in zip(views, TF.ten_crop(x, [40, 40]), strict=True):
+        assert torch.equal(ours, theirs)
+    assert len({v.numpy().tobytes() for v in views}) == 10  # ten different views
+    whole = eval_views(x, 48, None, 40, tta="tencrop")  # a whole-face network: resized back
+    assert len(whole) == 10 and all(v.shape[-2:] == (48, 48) for v in whole)
+    torch.testing.assert_close(whole[4], TF.resize(TF.center_crop(x, [40, 40]), [48, 48]))
+
+
 def test_single_view_is_the_centre_crop_of_a_cropping_run():
     assert Augmentation().single_view() == Augmentation()
     for eval_crop in ("center", "ten"):

@@ -106,7 +106,9 @@ def eval_views(
     x: Tensor, size: int, eval_crop: str | None, crop_size: int, tta: str = "none"
 ) -> list[Tensor]:
     """The evaluation views of [B, C, size, size] faces, each [B, C, h, w] (see ``eval``)."""
-    if eval_crop == "ten":
+    # A network trained on crops sees the ten crops of the whole face: cropping its centre crop
+    # again would give ten copies of the centre and its mirror image, hflip under another name.
+    if eval_crop == "ten" or (eval_crop == "center" and tta == "tencrop"):
         return five_crops(x, size, crop_size) + five_crops(x.flip(-1), size, crop_size)
     if eval_crop == "center":
         x = five_crops(x, size, crop_size)[-1]
@@ -114,10 +116,10 @@ def eval_views(
     if tta == "hflip":
         return [x, x.flip(-1)]
     if tta == "tencrop":
+        # A network trained on whole faces: the crops resized back to its input (upsampling:
+        # bilinear with or without antialias is one function).
         crops = five_crops(x, size, crop_size) + five_crops(x.flip(-1), size, crop_size)
-        if size != crop_size:  # upsampling: bilinear with or without antialias is one function
-            crops = [F.interpolate(v, size=(size, size), mode="bilinear") for v in crops]
-        return crops
+        return [F.interpolate(v, size=(size, size), mode="bilinear") for v in crops]
     return [x]
 
 
