@@ -82,6 +82,17 @@ def test_crops_are_torchvisions_in_its_order(faces, crop):
     assert torch.equal(centre, TF.center_crop(x, [crop, crop]))
 
 
+def test_transforms_are_named_and_one_can_be_dropped(train_cfg):
+    """By name in order; a null one is dropped (the ablation of a single ingredient), and the
+    plain list of runs saved before the names still builds."""
+    cfg = train_cfg(["experiment=fer_cpu", "aug.transforms.erasing=null"])
+    aug = OmegaConf.to_container(cfg.aug)
+    kinds = [type(t).__name__ for t in build_augmentation(aug).transforms]
+    assert kinds == ["RandomAffine", "RandomCrop", "RandomHorizontalFlip"]
+    aug["transforms"] = [t for t in aug["transforms"].values() if t is not None]
+    assert [type(t).__name__ for t in build_augmentation(aug).transforms] == kinds
+
+
 def test_tencrop_of_a_cropping_run_takes_the_ten_crops_of_the_whole_face(faces):
     """Not ten copies of the centre crop: that was hflip under another name."""
     x = faces[0].unsqueeze(1).float()

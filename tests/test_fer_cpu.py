@@ -19,7 +19,7 @@ def test_fer_cpu_composes(train_cfg):
     assert cfg.model.in_channels == cfg.data.channels == 1  # grey faces, one channel
     assert cfg.aug.name == "fer_cpu" and cfg.aug.tta == "hflip"
     assert (cfg.aug.crop.train, cfg.aug.crop.eval, cfg.aug.crop.size) == (None, "center", 40)
-    names = [t._target_.rsplit(".", 1)[1] for t in cfg.aug.transforms]
+    names = [t._target_.rsplit(".", 1)[1] for t in cfg.aug.transforms.values()]
     assert names == ["RandomAffine", "RandomCrop", "RandomHorizontalFlip", "RandomErasing"]
     opt = cfg.optimizer
     assert opt._target_ == "torch.optim.SGD" and opt.nesterov is True

@@ -8,7 +8,7 @@ batch transforms. Nothing here runs at evaluation except the matching crop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +143,10 @@ def build_augmentation(
     ``tta`` overrides the config's own (evaluation of a checkpoint chooses its own views).
     """
     cfg = cfg or {}
-    transforms: Sequence[Mapping[str, Any]] = cfg.get("transforms") or []
+    transforms = cfg.get("transforms") or []
+    # By name in order (a null one is dropped), or a plain list (runs saved before the names).
+    if isinstance(transforms, Mapping):
+        transforms = [t for t in transforms.values() if t is not None]
     crop = cfg.get("crop") or {}
     return Augmentation(
         transforms=nn.Sequential(*(instantiate(t) for t in transforms)) if transforms else None,
