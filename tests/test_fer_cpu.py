@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
 from fer_lightning.cli import instantiate_all
@@ -33,6 +34,15 @@ def test_fer_cpu_composes(train_cfg):
     assert (data.split, data.val_usage, data.test_usage) == ("usage", None, "PublicTest")
     (ema,) = [c for c in instantiate_all(cfg.callbacks) if isinstance(c, EMA)]
     assert ema._kwargs["avg_fn"].decay == 0.999
+
+
+def test_fer_cpu_long_is_the_recipe_wider_and_longer(train_cfg):
+    base, long = train_cfg(["experiment=fer_cpu"]), train_cfg(["experiment=fer_cpu_long"])
+    assert list(long.model.widths) == [48, 96, 192, 384] and long.trainer.max_epochs == 80
+    net = instantiate(long.model)
+    assert sum(p.numel() for p in net.parameters()) == 2_639_479
+    for key in ("aug", "optimizer", "scheduler", "loss", "callbacks", "data"):
+        assert long[key] == base[key], key
 
 
 def test_ema_decay_warms_up():
