@@ -193,7 +193,7 @@ def aug_config(name: str = "colorjitter") -> dict[str, Any]:
     """The project's ``aug=NAME`` group (over ``aug/none``) as a plain dict."""
     from omegaconf import OmegaConf
 
-    conf = REPO / "fer_lightning" / "conf" / "aug"
+    conf = REPO / "conf" / "aug"
     group = OmegaConf.load(conf / f"{name}.yaml")
     group.pop("defaults", None)
     merged = OmegaConf.merge(OmegaConf.load(conf / "none.yaml"), group)
