@@ -124,6 +124,18 @@ def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
     assert after.dropna(subset=["step/train_loss"])["step"].is_unique
 
 
+def test_a_resumed_run_reports_the_training_time_of_all_its_processes(tmp_path):
+    """train_time_s adds the time the checkpoint carries (Lightning's Timer) to this process's."""
+    run = train_tiny(tmp_path, "test=false")
+    checkpoint = torch.load(run.last, map_location="cpu", weights_only=True)
+    elapsed = checkpoint["callbacks"]["Timer"]["time_elapsed"]
+    assert 0 < elapsed["train"] <= run.metrics["train_time_s"]
+    elapsed["train"] = 1000.0  # as if the first process had trained for 1000 s
+    torch.save(checkpoint, run.last)
+    resumed = train(compose_train([f"ckpt_path={run.last}", "trainer.max_epochs=2"], tmp_path))
+    assert 1000.0 < resumed["train_time_s"] < 1000.0 + 300
+
+
 def test_a_copied_run_folder_resumes_into_the_copy_and_leaves_the_original(tmp_path):
     """The saved config holds the run folder resolved: a resume of a copy rebases it."""
     original = train_tiny(tmp_path / "a", *ALL_OUTPUTS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -130,6 +129,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule.dataset("test")
     module = build_module(cfg, datamodule.class_counts("train"))
     callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
+    # The fit loop's time summed over every process of the run: Lightning's Timer keeps its
+    # elapsed time in the checkpoint, so a resumed run reports its whole training time.
+    timer = next((c for c in callbacks if isinstance(c, Timer)), None)
+    if timer is None:
+        timer = Timer()
+        callbacks.append(timer)
     precision = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     loggers = instantiate_all(cfg.get("logger"))
     if cfg.get("ckpt_path"):  # rows logged after the checkpoint are logged again
@@ -143,7 +148,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
     fit_module = torch.compile(module) if cfg.get("compile") else module
-    started = time.perf_counter()
     try:
         trainer.fit(
             fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
@@ -156,7 +160,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             raise
         raise interrupted(stop, output_dir) from None
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    metrics["train_time_s"] = time.perf_counter() - started
+    metrics["train_time_s"] = timer.time_elapsed("train")
     metrics["params"] = float(sum(p.numel() for p in module.net.parameters()))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["precision"] = str(trainer.precision)  # what `auto` chose on this machine
