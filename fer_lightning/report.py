@@ -144,9 +144,13 @@ def epoch_curves(run: Path) -> pd.DataFrame | None:
         return None
     columns = {}
     for name, tags in SERIES.items():
-        tag = next((t for t in tags if t in log), None)
-        if tag is not None:
-            columns[name] = log.dropna(subset=[tag]).groupby("epoch")[tag].last()
+        # A run resumed by a newer version logged its epochs under both names: join them.
+        found = [log.dropna(subset=[t]).groupby("epoch")[t].last() for t in tags if t in log]
+        if found:
+            series = found[0]
+            for more in found[1:]:
+                series = series.combine_first(more)
+            columns[name] = series
     return pd.DataFrame(columns) if columns else None
 
 

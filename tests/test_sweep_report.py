@@ -7,6 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
+from fer_lightning.report import epoch_curves
 from fer_lightning.report import main as report_main
 from tests.conftest import ALL_OUTPUTS, TINY, TINY_RUN, run_cli
 
@@ -86,3 +87,19 @@ def test_seed_runs_carry_the_reports_own_accuracy(tmp_path):
     row = run_row(run)
     assert row["report_acc"] == REPORT_ACCURACY["seed_emo5"] == 0.62
     assert row["experiment"] == "seed_emo5" and row["test_acc"] == 0.6
+
+
+def test_a_run_resumed_by_a_newer_version_has_its_whole_loss_curve(tmp_path):
+    """Epochs logged as train/loss_epoch, then (after a resume) as train/loss: one series."""
+    pd.DataFrame(
+        {
+            "epoch": [0, 1, 2],
+            "step": [10, 20, 30],
+            "train/loss_epoch": [1.5, 1.3, None],
+            "train/loss": [None, None, 1.1],
+            "val/acc": [0.3, 0.4, 0.5],
+        }
+    ).to_csv(tmp_path / "metrics.csv", index=False)
+    curves = epoch_curves(tmp_path)
+    assert curves["train_loss"].tolist() == [1.5, 1.3, 1.1]
+    assert curves["val_acc"].tolist() == [0.3, 0.4, 0.5]

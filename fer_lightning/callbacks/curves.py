@@ -22,6 +22,8 @@ from fer_lightning.plots.files import save_figure
 
 SERIES = {"loss": ("train/loss", "val/loss"), "accuracy": ("train/acc", "val/acc")}
 TEST = {"loss": "plot_only/test_loss", "accuracy": "plot_only/test_acc"}
+# Names the history of checkpoints written by earlier versions uses.
+RENAMED = {"train/loss_epoch": "train/loss"}
 
 
 @torch.no_grad()
@@ -101,4 +103,7 @@ class LossCurves(L.Callback):
         return {"history": self.history}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = list(state_dict.get("history", []))
+        # A run begun by an earlier version keeps its first epochs' points under today's names.
+        self.history = [
+            {RENAMED.get(k, k): v for k, v in row.items()} for row in state_dict.get("history", [])
+        ]

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fer_lightning.callbacks.curves import LossCurves
 from tests.conftest import ALL_OUTPUTS, train_tiny
 
 
@@ -42,3 +43,14 @@ def test_the_last_epochs_test_curve_equals_the_test_loop_on_the_same_weights(tmp
 def test_the_plot_says_the_test_curve_is_for_the_plot_only(run):
     with Image.open(run.dir / "curves.png") as image:
         assert image.format == "PNG" and image.size[0] > 500
+
+
+def test_a_history_saved_under_older_names_is_plotted_whole(tmp_path):
+    """A run begun before train/loss_epoch became train/loss keeps its first epochs' points."""
+    old = {"epoch": 1.0, "train/loss_epoch": 1.5, "val/loss": 1.4, "train/acc": 0.4}
+    new = {"epoch": 2.0, "train/loss": 1.2, "val/loss": 1.3, "train/acc": 0.5}
+    curves = LossCurves(str(tmp_path))
+    curves.load_state_dict({"history": [old, new]})
+    assert [r["train/loss"] for r in curves.history] == [1.5, 1.2]
+    curves.plot()
+    assert (tmp_path / "curves.png").exists()
