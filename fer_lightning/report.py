@@ -163,6 +163,28 @@ def blank_missing(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), None)
 
 
+def run_labels(table: pd.DataFrame) -> list[str]:
+    """experiment (or model)/aug/scheduler, plus what tells runs of the same one apart: labels,
+    seed, precision. Columns no run has a value for were dropped from the table."""
+    named = table.reindex(columns=["experiment", "model", "aug", "scheduler"])
+    labels = [
+        f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
+        for r in named.itertuples()
+    ]
+    for column, show in (("labels", str), ("seed", lambda v: f"seed {v}"), ("precision", str)):
+        if column not in table:
+            continue
+        values = table[column].tolist()
+        groups: dict[str, set[str]] = {}
+        for label, value in zip(labels, values, strict=True):
+            groups.setdefault(label, set()).add(str(value))
+        labels = [
+            f"{label} {show(value)}" if len(groups[label]) > 1 else label
+            for label, value in zip(labels, values, strict=True)
+        ]
+    return labels
+
+
 def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [
@@ -184,15 +206,11 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     ]
     written[1].write_text("\n".join(markdown) + "\n")
 
-    # The experiment names a run best; columns no run has a value for are dropped.
-    named = table.reindex(columns=["experiment", "model", "aug", "scheduler"])
-    labels = [
-        f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
-        for r in named.itertuples()
-    ]
+    labels = run_labels(table)
     curves = [epoch_curves(run) for run in runs]
+    published = table.reindex(columns=["report_acc"])["report_acc"].tolist()
     figures = {
-        written[2]: accuracy_figure(table["test_acc"].tolist(), labels),
+        written[2]: accuracy_figure(table["test_acc"].tolist(), labels, published),
         written[3]: validation_figure(curves, labels),
         written[4]: loss_curves_figure(curves, labels),
     }

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from fer_lightning.report import epoch_curves
+from fer_lightning.report import epoch_curves, run_labels
 from fer_lightning.report import main as report_main
 from tests.conftest import ALL_OUTPUTS, TINY, TINY_RUN, run_cli
 
@@ -103,3 +103,22 @@ def test_a_run_resumed_by_a_newer_version_has_its_whole_loss_curve(tmp_path):
     curves = epoch_curves(tmp_path)
     assert curves["train_loss"].tolist() == [1.5, 1.3, 1.1]
     assert curves["val_acc"].tolist() == [0.3, 0.4, 0.5]
+
+
+def test_labels_tell_runs_of_one_configuration_apart():
+    table = pd.DataFrame(
+        {
+            "experiment": ["fer_cpu", "fer_cpu", "seed_emo1", "seed_emo1"],
+            "model": ["compact_vgg", "compact_vgg", "emo1", "emo1"],
+            "aug": ["fer_cpu", "fer_cpu", "colorjitter", "colorjitter"],
+            "scheduler": ["onecycle", "onecycle", "step/10", "step/10"],
+            "seed": [42, 43, 42, 42],
+            "precision": ["bf16-mixed", "bf16-mixed", "bf16-mixed", "32-true"],
+        }
+    )
+    assert run_labels(table) == [
+        "fer_cpu/fer_cpu/onecycle seed 42",
+        "fer_cpu/fer_cpu/onecycle seed 43",
+        "seed_emo1/colorjitter/step/10 bf16-mixed",
+        "seed_emo1/colorjitter/step/10 32-true",
+    ]

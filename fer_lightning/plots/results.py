@@ -10,12 +10,39 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def accuracy_figure(accuracies: Sequence[float | None], labels: Sequence[str]) -> Figure:
-    """Test accuracy per run, as bars with their values."""
-    values = [0.0 if a is None or math.isnan(a) else a for a in accuracies]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(values) + 2), 4))
-    bars = ax.bar(range(len(values)), values)
+def _value(a: float | None) -> float:
+    return 0.0 if a is None or math.isnan(a) else float(a)
+
+
+def accuracy_figure(
+    accuracies: Sequence[float | None],
+    labels: Sequence[str],
+    published: Sequence[float | None] | None = None,
+) -> Figure:
+    """Test accuracy per run, as bars with their values; beside a run with a ``published``
+    figure (the seed report's), that figure as a hatched bar."""
+    values = [_value(a) for a in accuracies]
+    theirs = [_value(p) for p in published or []]
+    shown = any(theirs)
+    width = 0.4 if shown else 0.8
+    fig, ax = plt.subplots(figsize=(max(6, (1.0 if shown else 0.6) * len(values) + 2), 4))
+    x = [i - width / 2 if shown else i for i in range(len(values))]
+    bars = ax.bar(x, values, width, label="the run (its test split)")
     ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    if shown:
+        mine = [i for i, p in enumerate(theirs) if p]
+        report = ax.bar(
+            [i + width / 2 for i in mine],
+            [theirs[i] for i in mine],
+            width,
+            color="white",
+            edgecolor="tab:gray",
+            hatch="//",
+            label="the seed report's figure (its own protocol)",
+        )
+        ax.bar_label(report, fmt="%.3f", fontsize=7, color="tab:gray")
+        ax.set_ylim(0, 1.25 * max(values + theirs))  # room for the legend above the bars
+        ax.legend(fontsize=7, loc="upper center", ncols=2)
     ax.set_xticks(range(len(values)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_title("Test accuracy per configuration")
