@@ -32,8 +32,9 @@ bench: install  ## the report's pipeline against ours, side by side (benchmarks/
 
 RUNS ?= outputs/train/runs
 RUN  ?=
-docs-figures: install  ## the README's pictures (docs/*.png) from real runs: RUNS=folder [RUN=the run shown]
-	$(BIN)/python docs/figures.py $(RUNS) $(if $(RUN),--run $(RUN))
+DASHBOARD ?=
+docs-figures: install  ## the README's pictures (docs/*.png) from real runs: RUNS=folder [RUN=the run shown] [DASHBOARD=the run whose TensorBoard is shown]
+	$(BIN)/python docs/figures.py $(RUNS) $(if $(RUN),--run $(RUN)) $(if $(DASHBOARD),--dashboard $(DASHBOARD))
 
 tensorboard: install  ## every run under outputs/; start at http://localhost:6006/#custom_scalars
 	@echo "Curves first: http://localhost:6006/#custom_scalars"

@@ -2,8 +2,9 @@
 
 Writes small PNGs to ``docs/``: one run's test confusion matrix, curves and one activation grid,
 the results chart of every run under RUNS, and (where ``chromium-headless-shell`` is installed)
-screenshots of TensorBoard's Custom Scalars and HParams tabs. The run shown is RUN, or else the
-finished run with the best validation accuracy (never chosen on the test rows).
+screenshots of the Custom Scalars and Time Series tabs of TensorBoard (DASHBOARD's, else
+RUN's). The run shown is RUN, or else the finished run with the best validation accuracy (never
+chosen on the test rows).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fer_lightning.report import find_runs, results_table, write_report
 
 DOCS = Path(__file__).resolve().parent
 # Wide enough to read in a README (GitHub shows about 880 pixels), small enough to commit.
-MAX_WIDTH = {"activations.png": 1400, "tensorboard_hparams.png": 1300}
+MAX_WIDTH = {"activations.png": 1400}
 DEFAULT_WIDTH = 900
 
 
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, help="folder of finished runs (outputs/train/runs)")
     parser.add_argument("--run", type=Path, help="the run shown (default: best validation)")
+    parser.add_argument(
+        "--dashboard", type=Path, help="the run whose TensorBoard is shown (default: --run)"
+    )
     parser.add_argument("--out", type=Path, default=DOCS)
     args = parser.parse_args(argv)
     runs = find_runs([args.runs])
@@ -130,13 +134,14 @@ def main(argv: list[str] | None = None) -> None:
             shrink(activation_grid(run), args.out / "activations.png"),
             shrink(Path(tmp) / "test_accuracy.png", args.out / "test_accuracy.png"),
         ]
+    dashboard = args.dashboard or run
     written.append(
-        screenshot(run / "tensorboard", "custom_scalars", args.out / "tensorboard_curves.png")
+        screenshot(dashboard / "tensorboard", "custom_scalars", args.out / "tensorboard_curves.png")
     )
     written.append(
-        screenshot(args.runs, "hparams", args.out / "tensorboard_hparams.png", size="1600,700")
+        screenshot(dashboard / "tensorboard", "timeseries", args.out / "tensorboard_timeseries.png")
     )
-    print(f"pictures of {run}:")
+    print(f"pictures of {run} (TensorBoard: {dashboard}):")
     for path in filter(None, written):
         print(f"  {path} ({path.stat().st_size // 1024} KB)")
 
