@@ -1,9 +1,10 @@
-"""The benchmark's own set-up still matches the package: a moved config or renamed module fails
-here in seconds, not in a 4-minute `make bench` whose rows come back n/a."""
+"""The benchmark scripts still match the package: a moved config or renamed module fails here in
+seconds, not in a 4-minute `make bench` whose rows come back n/a; pace.py lines runs up by step."""
 
 import importlib.util
 import sys
 
+import pandas as pd
 import pytest
 import torch
 
@@ -11,13 +12,18 @@ from fer_lightning.data.augment import build_augmentation
 from tests.conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+def load_script(name: str):
+    """A script of benchmarks/ as a module (registered first: its dataclasses look it up)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module  # its dataclasses look their module up by name
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script("bench")
 
 
 @pytest.mark.parametrize("aug", ["colorjitter", "fer_cpu"])
@@ -31,3 +37,24 @@ def test_the_benchmarks_networks_build(bench, name):
     channels = 1 if name == "compact_vgg" else 3
     logits = bench.network(name, channels_last=True)(torch.zeros(2, channels, 48, 48))
     assert logits.shape == (2, 7)
+
+
+def fake_run(folder, steps, accs, batch):
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text(f"data:\n  batch_size: {batch}\n")
+    rows = ["epoch,step,val/acc,train/loss"]
+    rows += [f"{i},{s},{a},0.5" for i, (s, a) in enumerate(zip(steps, accs, strict=True))]
+    rows.append("9,7,,0.4")  # a training row: no validation
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_pace_compares_validation_at_equal_steps(tmp_path):
+    pace = load_script("pace")
+    checked = fake_run(tmp_path / "sota", [10, 20, 30], [0.3, 0.4, 0.5], batch=256)
+    baseline = fake_run(tmp_path / "emo1", [15, 30], [0.35, 0.45], batch=1024)
+    table = pace.pace_table([checked, baseline])
+    assert table["step"].tolist() == [10, 20, 30]
+    assert table["emo1 val/acc"].tolist()[1:] == [0.35, 0.45]  # its last at or before the step
+    assert pd.isna(table["emo1 val/acc"][0])  # none yet at step 10
+    assert table["sota faces seen"].tolist() == [2560, 5120, 7680]
