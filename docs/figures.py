@@ -100,7 +100,7 @@ def screenshot(logdir: Path, tab: str, target: Path, size: str = "1400,900") -> 
                     "--hide-scrollbars",
                     f"--screenshot={raw}",
                     f"--window-size={size}",
-                    "--virtual-time-budget=20000",
+                    "--virtual-time-budget=40000",
                     f"{url}/#{tab}",
                 ],
                 check=True,
