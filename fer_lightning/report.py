@@ -72,6 +72,10 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
     return runs
 
 
+def run_config(run: Path) -> DictConfig:
+    return OmegaConf.load(run / ".hydra" / "config.yaml")
+
+
 def labels_of(cfg: DictConfig) -> str:
     """fer2013, or ferplus/<scheme>: which labels the run trained on and was judged against."""
     labels = OmegaConf.select(cfg, "data.labels") or "fer2013"
@@ -85,7 +89,7 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     metrics = json.loads((run / "final_metrics.json").read_text())
     hydra_cfg = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra
     choices = hydra_cfg.runtime.choices
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+    cfg = run_config(run)
     scheduler = choices.get("scheduler")
     if scheduler == "step" and cfg.get("scheduler"):
         scheduler = f"step/{cfg.scheduler.get('step_size')}"
@@ -164,14 +168,21 @@ def blank_missing(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_labels(table: pd.DataFrame) -> list[str]:
-    """experiment (or model)/aug/scheduler, plus what tells runs of the same one apart: labels,
-    seed, precision. Columns no run has a value for were dropped from the table."""
+    """experiment (or model)/aug/scheduler, plus the label set where runs differ in it, and what
+    tells runs of the same one apart: seed, precision. Columns no run has a value for were
+    dropped from the table."""
     named = table.reindex(columns=["experiment", "model", "aug", "scheduler"])
     labels = [
         f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
         for r in named.itertuples()
     ]
-    for column, show in (("labels", str), ("seed", lambda v: f"seed {v}"), ("precision", str)):
+    # Accuracy against FER+ labels is another measurement: say so wherever the table mixes them.
+    if "labels" in table and table["labels"].nunique() > 1:
+        labels = [
+            label if value == "fer2013" else f"{label} ({value} labels)"
+            for label, value in zip(labels, table["labels"], strict=True)
+        ]
+    for column, show in (("seed", lambda v: f"seed {v}"), ("precision", str)):
         if column not in table:
             continue
         values = table[column].tolist()
@@ -224,10 +235,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m fer_lightning.report", description=__doc__)
     parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
     parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    parser.add_argument(
+        "--labels",
+        choices=["fer2013", "ferplus"],
+        help="only the runs trained and judged on this label set (one table per set)",
+    )
     args = parser.parse_args(argv)
     with one_line_errors():
         runs = find_runs(args.dirs)
         root = args.dirs[0] if len(args.dirs) == 1 else None
+        if args.labels:
+            runs = [run for run in runs if labels_of(run_config(run)).startswith(args.labels)]
+            if not runs:
+                raise UserError(f"no finished runs with data.labels={args.labels} in those folders")
         table = results_table(runs, root)
         written = write_report(table, runs, args.out or args.dirs[0])
     print(

@@ -59,6 +59,14 @@ def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
             assert image.format == "PNG"
 
 
+def test_report_keeps_the_runs_of_one_label_set(sweep, tmp_path, capsys):
+    report_main([str(sweep), "--labels", "fer2013", "--out", str(tmp_path)])
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+    with pytest.raises(SystemExit):
+        report_main([str(sweep), "--labels", "ferplus", "--out", str(tmp_path / "none")])
+    assert "no finished runs with data.labels=ferplus" in capsys.readouterr().err
+
+
 def test_report_without_runs_is_one_line(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         report_main([str(tmp_path)])
@@ -116,6 +124,9 @@ def test_labels_tell_runs_of_one_configuration_apart():
             "precision": ["bf16-mixed", "bf16-mixed", "bf16-mixed", "32-true"],
         }
     )
+    assert run_labels(table)[0] == "fer_cpu/fer_cpu/onecycle seed 42"
+    with_ferplus = table.assign(labels=["fer2013", "fer2013", "fer2013", "ferplus/majority"])
+    assert run_labels(with_ferplus)[3] == "seed_emo1/colorjitter/step/10 (ferplus/majority labels)"
     assert run_labels(table) == [
         "fer_cpu/fer_cpu/onecycle seed 42",
         "fer_cpu/fer_cpu/onecycle seed 43",
