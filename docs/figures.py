@@ -2,9 +2,9 @@
 
 Writes small PNGs to ``docs/``: one run's test confusion matrix, curves and one activation grid,
 the results chart of every run under RUNS, and (where ``chromium-headless-shell`` is installed)
-screenshots of the Custom Scalars and Time Series tabs of TensorBoard (DASHBOARD's, else
-RUN's). The run shown is RUN, or else the finished run with the best validation accuracy (never
-chosen on the test rows).
+screenshots of the Custom Scalars and Images tabs of TensorBoard (DASHBOARD's, else RUN's;
+tabs drawn without WebGL, which headless Chromium renders only in part). The run shown is RUN,
+or else the finished run with the best validation accuracy (never chosen on the test rows).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fer_lightning.report import find_runs, results_table, write_report
 
 DOCS = Path(__file__).resolve().parent
 # Wide enough to read in a README (GitHub shows about 880 pixels), small enough to commit.
-MAX_WIDTH = {"activations.png": 1400}
+MAX_WIDTH = {"activations.png": 1100}
 DEFAULT_WIDTH = 900
 
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         screenshot(dashboard / "tensorboard", "custom_scalars", args.out / "tensorboard_curves.png")
     )
     written.append(
-        screenshot(dashboard / "tensorboard", "timeseries", args.out / "tensorboard_timeseries.png")
+        screenshot(dashboard / "tensorboard", "images", args.out / "tensorboard_images.png")
     )
     print(f"pictures of {run} (TensorBoard: {dashboard}):")
     for path in filter(None, written):
