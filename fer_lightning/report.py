@@ -76,6 +76,32 @@ def run_config(run: Path) -> DictConfig:
     return OmegaConf.load(run / ".hydra" / "config.yaml")
 
 
+# Overrides the table shows elsewhere (its own columns) or that only say where files are.
+SHOWN_ELSEWHERE = (
+    "experiment=",
+    "seed=",
+    "model=",
+    "aug=",
+    "optimizer=",
+    "scheduler=",
+    "trainer.precision=",
+    "data=",
+    "data.path=",
+    "data.ferplus_path=",
+    "ckpt_path=",
+    "run_name=",
+)
+
+
+def other_overrides(run: Path) -> str | None:
+    """The run's command-line overrides the other columns do not show (an ablation's change,
+    e.g. ``~callbacks.ema loss.label_smoothing=0``)."""
+    path = run / ".hydra" / "overrides.yaml"
+    overrides = OmegaConf.load(path) if path.exists() else []
+    rest = [str(o) for o in overrides if not str(o).lstrip("+~").startswith(SHOWN_ELSEWHERE)]
+    return " ".join(rest) or None
+
+
 def labels_of(cfg: DictConfig) -> str:
     """fer2013, or ferplus/<scheme>: which labels the run trained on and was judged against."""
     labels = OmegaConf.select(cfg, "data.labels") or "fer2013"
@@ -105,6 +131,7 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
         "optimizer": choices.get("optimizer"),
         "lr": OmegaConf.select(cfg, "optimizer.lr"),
         "scheduler": scheduler,
+        "overrides": other_overrides(run),
         "precision": precision(run, metrics),
         "epochs": int(metrics.get("epochs", 0)),
         "params": int(metrics.get("params", 0)),
@@ -169,8 +196,8 @@ def blank_missing(table: pd.DataFrame) -> pd.DataFrame:
 
 def run_labels(table: pd.DataFrame) -> list[str]:
     """experiment (or model)/aug/scheduler, plus the label set where runs differ in it, and what
-    tells runs of the same one apart: seed, precision. Columns no run has a value for were
-    dropped from the table."""
+    tells runs of the same one apart: other overrides, seed, precision. Columns no run has a
+    value for were dropped from the table."""
     named = table.reindex(columns=["experiment", "model", "aug", "scheduler"])
     labels = [
         f"{r.model if pd.isna(r.experiment) else r.experiment}/{r.aug}/{r.scheduler}"
@@ -182,7 +209,7 @@ def run_labels(table: pd.DataFrame) -> list[str]:
             label if value == "fer2013" else f"{label} ({value} labels)"
             for label, value in zip(labels, table["labels"], strict=True)
         ]
-    for column, show in (("seed", lambda v: f"seed {v}"), ("precision", str)):
+    for column, show in (("overrides", str), ("seed", lambda v: f"seed {v}"), ("precision", str)):
         if column not in table:
             continue
         values = table[column].tolist()
@@ -190,7 +217,7 @@ def run_labels(table: pd.DataFrame) -> list[str]:
         for label, value in zip(labels, values, strict=True):
             groups.setdefault(label, set()).add(str(value))
         labels = [
-            f"{label} {show(value)}" if len(groups[label]) > 1 else label
+            f"{label} {show(value)}" if len(groups[label]) > 1 and not pd.isna(value) else label
             for label, value in zip(labels, values, strict=True)
         ]
     return labels

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from fer_lightning.report import epoch_curves, run_labels
+from fer_lightning.report import epoch_curves, other_overrides, run_labels
 from fer_lightning.report import main as report_main
 from tests.conftest import ALL_OUTPUTS, TINY, TINY_RUN, run_cli
 
@@ -125,6 +125,11 @@ def test_labels_tell_runs_of_one_configuration_apart():
         }
     )
     assert run_labels(table)[0] == "fer_cpu/fer_cpu/onecycle seed 42"
+    ablation = table.assign(overrides=[None, None, None, "~callbacks.ema"])
+    assert run_labels(ablation)[2:] == [
+        "seed_emo1/colorjitter/step/10",
+        "seed_emo1/colorjitter/step/10 ~callbacks.ema",
+    ]
     with_ferplus = table.assign(labels=["fer2013", "fer2013", "fer2013", "ferplus/majority"])
     assert run_labels(with_ferplus)[3] == "seed_emo1/colorjitter/step/10 (ferplus/majority labels)"
     assert run_labels(table) == [
@@ -133,3 +138,15 @@ def test_labels_tell_runs_of_one_configuration_apart():
         "seed_emo1/colorjitter/step/10 bf16-mixed",
         "seed_emo1/colorjitter/step/10 32-true",
     ]
+
+
+def test_an_ablations_change_is_its_own_column(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    overrides = ["experiment=fer_cpu", "data.path=/x.csv", "~callbacks.ema", "seed=42"]
+    OmegaConf.save(
+        OmegaConf.create([*overrides, "loss.label_smoothing=0"]),
+        tmp_path / ".hydra" / "overrides.yaml",
+    )
+    assert other_overrides(tmp_path) == "~callbacks.ema loss.label_smoothing=0"
+    OmegaConf.save(OmegaConf.create(overrides[:2]), tmp_path / ".hydra" / "overrides.yaml")
+    assert other_overrides(tmp_path) is None
