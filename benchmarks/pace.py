@@ -19,7 +19,9 @@ import pandas as pd
 
 def validations(run: Path) -> pd.Series:
     """val/acc by optimizer step, from the run's metrics.csv (csv/metrics.csv in older runs)."""
-    path = next((p for p in (run / "csv" / "metrics.csv", run / "metrics.csv") if p.exists()), None)
+    from fer_lightning.report import metrics_csv
+
+    path = metrics_csv(run)
     if path is None:
         raise SystemExit(f"{run}: no metrics.csv (a run folder of fer_lightning, please)")
     log = pd.read_csv(path)

@@ -31,6 +31,10 @@ DEFAULT_WIDTH = 900
 
 def shrink(source: Path, target: Path) -> Path:
     """Scale down to the README's width and store as a 256-colour PNG (about 4x smaller)."""
+    if not source.is_file():
+        raise SystemExit(
+            f"{source}: no such picture (a finished run trained with callbacks=default?)"
+        )
     with Image.open(source) as image:
         image = image.convert("RGB")
         width = MAX_WIDTH.get(target.name, DEFAULT_WIDTH)

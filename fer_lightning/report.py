@@ -162,12 +162,15 @@ SERIES = {
 }
 
 
-def epoch_curves(run: Path) -> pd.DataFrame | None:
-    """Per-epoch series from the run's CSV log, by epoch.
+def metrics_csv(run: Path) -> Path | None:
+    """The run's per-step log: csv/metrics.csv in older runs (whose metrics.csv was a per-epoch
+    table of another form), else metrics.csv; None if it has neither."""
+    return next((p for p in (run / "csv" / "metrics.csv", run / "metrics.csv") if p.exists()), None)
 
-    Older runs kept the log in ``csv/`` and a per-epoch table of another form as metrics.csv.
-    """
-    path = next((p for p in (run / "csv" / "metrics.csv", run / "metrics.csv") if p.exists()), None)
+
+def epoch_curves(run: Path) -> pd.DataFrame | None:
+    """Per-epoch series from the run's CSV log, by epoch."""
+    path = metrics_csv(run)
     if path is None:
         return None
     log = pd.read_csv(path)
