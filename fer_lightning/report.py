@@ -90,6 +90,12 @@ SHOWN_ELSEWHERE = (
     "data.ferplus_path=",
     "ckpt_path=",
     "run_name=",
+    # Where the run ran and wrote, not what it learned (the hardware column names the device).
+    "trainer=",
+    "data.on_device=",
+    "paths.",
+    "logger=",
+    "callbacks.progress_bar=",
 )
 
 
@@ -134,6 +140,7 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
         "overrides": other_overrides(run),
         "precision": precision(run, metrics),
         "epochs": int(metrics.get("epochs", 0)),
+        "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs"),
         "params": int(metrics.get("params", 0)),
         "best_val_acc": metrics.get("val/acc_best", metrics.get("val/acc")),
         "test_acc": metrics.get("test/acc"),
@@ -245,6 +252,10 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
         "",
         pd.concat([table[["run"]], per_class], axis=1).to_markdown(index=False, floatfmt=".3f"),
     ]
+    short = table[table["epochs"] < pd.to_numeric(table["max_epochs"], errors="coerce")]
+    if len(short):  # stopped by trainer.max_time or by hand: not the configured recipe's figure
+        markdown += ["", "Stopped before their configured end (not a result of the recipe):", ""]
+        markdown += [f"- {r.run}: {r.epochs} of {r.max_epochs} epochs" for r in short.itertuples()]
     written[1].write_text("\n".join(markdown) + "\n")
 
     labels = run_labels(table)

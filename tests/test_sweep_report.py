@@ -46,7 +46,7 @@ def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
         assert row.test_macro_f1 == pytest.approx(metrics["test/f1"])
         assert row.recall_fear == pytest.approx(metrics["test/recall/fear"])
         assert row.params == {"emo1": 374_791, "emo2": 335_367}[row.model]
-        assert row.epochs == 2
+        assert row.epochs == row.max_epochs == 2
         assert row.test_loss == pytest.approx(metrics["test/loss"])
         assert row.test_macro_precision == pytest.approx(metrics["test/precision"])
         assert row.test_macro_recall == pytest.approx(metrics["test/recall"])
@@ -143,6 +143,8 @@ def test_labels_tell_runs_of_one_configuration_apart():
 def test_an_ablations_change_is_its_own_column(tmp_path):
     (tmp_path / ".hydra").mkdir()
     overrides = ["experiment=fer_cpu", "data.path=/x.csv", "~callbacks.ema", "seed=42"]
+    # Where it ran and wrote, not what it learned: the GPU check's plumbing is not shown.
+    overrides += ["trainer=gpu", "data.on_device=true", "paths.log_dir=/tmp/r", "logger=default"]
     OmegaConf.save(
         OmegaConf.create([*overrides, "loss.label_smoothing=0"]),
         tmp_path / ".hydra" / "overrides.yaml",
@@ -150,3 +152,20 @@ def test_an_ablations_change_is_its_own_column(tmp_path):
     assert other_overrides(tmp_path) == "~callbacks.ema loss.label_smoothing=0"
     OmegaConf.save(OmegaConf.create(overrides[:2]), tmp_path / ".hydra" / "overrides.yaml")
     assert other_overrides(tmp_path) is None
+
+
+def test_a_run_stopped_by_max_time_is_named_under_the_table(tmp_path):
+    """A run cut short (trainer.max_time) is not its recipe's figure: results.md says so."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    args = [*TINY_RUN, *ALL_OUTPUTS, "trainer.max_epochs=200", "trainer.max_time=00:00:00:01"]
+    result = run_cli(args, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = cwd / "outputs" / "train" / "runs"
+    report_main([str(runs), "--out", str(tmp_path / "report")])
+    table = pd.read_csv(tmp_path / "report" / "results.csv")
+    (row,) = table.itertuples()
+    assert row.epochs < row.max_epochs == 200
+    assert "trainer.max_time=00:00:00:01" in row.overrides and "logger=" not in row.overrides
+    text = (tmp_path / "report" / "results.md").read_text()
+    assert f"- {row.run}: {row.epochs} of 200 epochs" in text

@@ -164,3 +164,13 @@ def test_on_device_data_runs_and_refuses_workers(train_cfg):
 def test_compiled_model_trains(train_cfg):
     metrics = train(train_cfg([*TINY, "compile=true"]))
     assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+def test_max_time_stops_the_fit_and_the_test_still_runs(train_cfg):
+    """trainer.max_time is honoured although the run keeps its own Timer for train_time_s
+    (Lightning ignores max_time when the callbacks hold one)."""
+    cfg = train_cfg([*TINY_RUN, "trainer.max_epochs=200", "trainer.max_time=00:00:00:01"])
+    metrics = train(cfg)
+    assert metrics["epochs"] < 200
+    assert 1.0 <= metrics["train_time_s"] < 30
+    assert 0.0 <= metrics["test/acc"] <= 1.0

@@ -131,10 +131,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
     # The fit loop's time summed over every process of the run: Lightning's Timer keeps its
     # elapsed time in the checkpoint, so a resumed run reports its whole training time.
+    # Lightning ignores trainer.max_time when the callbacks hold a Timer, so this one enforces it.
+    max_time = cfg.trainer.get("max_time")
     timer = next((c for c in callbacks if isinstance(c, Timer)), None)
     if timer is None:
-        timer = Timer()
+        timer = Timer(duration=max_time, interval="step")
         callbacks.append(timer)
+    elif max_time is not None:
+        raise UserError(
+            "trainer.max_time and a Timer in callbacks both limit the time: set the Timer's "
+            "duration instead of trainer.max_time"
+        )
     precision = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     loggers = instantiate_all(cfg.get("logger"))
     if cfg.get("ckpt_path"):  # rows logged after the checkpoint are logged again
@@ -143,7 +150,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             if isinstance(logger, ResumableCSVLogger) and rank_zero_only.rank == 0:
                 logger.experiment.forget_from(step)
     trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        precision=precision,
+        max_time=None,  # enforced by the Timer above
     )
 
     # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
