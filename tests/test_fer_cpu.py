@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from torch.optim.swa_utils import AveragedModel
 
 from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
 from fer_lightning.cli import instantiate_all
@@ -33,7 +35,7 @@ def test_fer_cpu_composes(train_cfg):
     data = cfg.data
     assert (data.split, data.val_usage, data.test_usage) == ("usage", None, "PublicTest")
     (ema,) = [c for c in instantiate_all(cfg.callbacks) if isinstance(c, EMA)]
-    assert ema._kwargs["avg_fn"].decay == 0.999
+    assert ema._kwargs["multi_avg_fn"].decay == 0.999
 
 
 def test_fer_cpu_long_is_the_recipe_wider_and_longer(train_cfg):
@@ -48,13 +50,39 @@ def test_fer_cpu_long_is_the_recipe_wider_and_longer(train_cfg):
 def test_ema_decay_warms_up():
     """min(decay, (1 + n) / (10 + n)): the first updates follow the network closely."""
     avg = EMAWithWarmup(0.999)
-    zero, one = torch.zeros(3), torch.ones(3)
-    torch.testing.assert_close(avg(zero, one, torch.tensor(0)), torch.full((3,), 0.9))
-    torch.testing.assert_close(avg(zero, one, torch.tensor(90)), torch.full((3,), 0.09))
-    late = avg(zero, one, torch.tensor(10**6))
-    torch.testing.assert_close(late, torch.full((3,), 0.001), rtol=1e-4, atol=1e-6)
+    for n, expected in ((0, 0.9), (90, 0.09), (10**6, 0.001)):
+        averaged = [torch.zeros(3), torch.zeros(2, 2)]
+        avg(averaged, [torch.ones(3), torch.ones(2, 2)], torch.tensor(n))
+        for tensor in averaged:
+            torch.testing.assert_close(tensor, torch.full_like(tensor, expected), rtol=1e-4, atol=0)
+    counts = [torch.tensor(3)]  # num_batches_tracked: copied, not averaged
+    avg(counts, [torch.tensor(7)], torch.tensor(5))
+    assert counts[0].item() == 7
     with pytest.raises(ValueError, match="decay"):
         EMAWithWarmup(1.5)
+
+
+def test_ema_average_matches_the_per_tensor_formula():
+    """The foreach update equals decay * average + (1 - decay) * weights, step by step, for a
+    real network's parameters and batch-norm buffers through torch's AveragedModel."""
+    net = instantiate(OmegaConf.create({"_target_": "fer_lightning.models.CompactVGG"}))
+    model = AveragedModel(net, multi_avg_fn=EMAWithWarmup(0.999), use_buffers=True)
+    expected = {k: v.clone() for k, v in net.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    for n in range(30):
+        with torch.no_grad():
+            for tensor in net.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.add_(torch.randn(tensor.shape, generator=generator) * 0.01)
+        model.update_parameters(net)
+        decay = min(0.999, (1 + n) / (10 + n)) if n else 0.0  # the first update copies
+        for key, tensor in net.state_dict().items():
+            if tensor.is_floating_point():
+                expected[key] = decay * expected[key] + (1 - decay) * tensor
+            else:
+                expected[key] = tensor.clone()
+    for key, tensor in model.module.state_dict().items():
+        torch.testing.assert_close(tensor, expected[key], rtol=1e-5, atol=1e-6)
 
 
 def test_fer_cpu_trains_and_tests_the_averaged_weights(tmp_path):

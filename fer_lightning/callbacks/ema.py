@@ -22,7 +22,13 @@ from torch import Tensor
 
 
 class EMAWithWarmup:
-    """``avg_fn`` of torch's ``AveragedModel``: an EMA whose decay grows to ``decay``."""
+    """``multi_avg_fn`` of torch's ``AveragedModel``: an EMA whose decay grows to ``decay``.
+
+    One call per device and dtype updates every tensor (torch's ``_foreach`` kernels), and the
+    decay stays a tensor on the device: a per-tensor ``avg_fn`` launched four kernels and waited
+    for the GPU once per tensor, about 60 times a step for CompactVGG. Integer buffers (batch
+    norm's ``num_batches_tracked``) are counts, copied rather than averaged.
+    """
 
     def __init__(self, decay: float = 0.999) -> None:
         if not 0.0 <= decay <= 1.0:
@@ -30,17 +36,21 @@ class EMAWithWarmup:
         self.decay = decay
 
     @torch.no_grad()
-    def __call__(self, averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
-        n = float(num_averaged)
-        decay = min(self.decay, (1.0 + n) / (10.0 + n))
-        return averaged * decay + current * (1.0 - decay)
+    def __call__(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        n = num_averaged.to(averaged[0].dtype)
+        decay = torch.clamp((1.0 + n) / (10.0 + n), max=self.decay)
+        torch._foreach_mul_(averaged, decay)
+        torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - decay))
 
 
 class EMA(WeightAveraging):
     """Validation, checkpoints and the test use the averaged weights (buffers included)."""
 
     def __init__(self, decay: float = 0.999, device: Any = None, use_buffers: bool = True):
-        super().__init__(device=device, use_buffers=use_buffers, avg_fn=EMAWithWarmup(decay))
+        super().__init__(device=device, use_buffers=use_buffers, multi_avg_fn=EMAWithWarmup(decay))
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
