@@ -3,10 +3,11 @@
 # call, 15 minutes a session, of which a machine's start takes one or two): one call of
 # `all` does what a session can afford. Never written by hand: every figure comes from the runs.
 #
-#   all      experiment=fer_sota (SOTA_EPOCHS, default 30) and experiment=fer_cpu (its 60
-#            epochs) side by side on the one GPU, each stopped by trainer.max_time (MAX_TIME,
-#            default 00:00:07:00) so that the test still runs on the best checkpoint; then, in
-#            what is left of ALL_LIMIT_S (default 530 s), 2-epoch timings of each network alone.
+#   all      benchmarks/ema_update.py on the GPU; experiment=fer_sota (SOTA_EPOCHS, default 30;
+#            SOTA_ARGS, more overrides) and experiment=fer_cpu (its 60 epochs) side by side on
+#            the one GPU, each stopped by trainer.max_time (MAX_TIME, default 00:00:07:00) so
+#            that the test still runs on the best checkpoint; then, in what is left of
+#            ALL_LIMIT_S (default 530 s), 2-epoch timings of each network alone.
 #   timings  3 epochs of each network alone, data on the GPU; prints its epoch times.
 #   sota     experiment=fer_sota alone; fer_cpu: experiment=fer_cpu alone.
 #
@@ -38,11 +39,11 @@ python=python3
 workdir=$PWD
 max_time=${MAX_TIME:-00:00:07:00}
 common=(data=fer2013_dev "data.path=$csv" trainer=gpu data.on_device=true logger=default
-  "paths.log_dir=$runs" callbacks.progress_bar=null)
+  "paths.log_dir=$runs")
 if [[ -n ${GPU_CHECK_DRY:-} ]]; then  # the same commands on this CPU, on a sliver of the data
   python=${PYTHON:-.venv/bin/python}
   common=(data=fer2013_dev "data.path=$csv" trainer=cpu data.on_device=false logger=default
-    "paths.log_dir=$runs" callbacks.progress_bar=null trainer.limit_train_batches=2
+    "paths.log_dir=$runs" trainer.limit_train_batches=2
     trainer.limit_val_batches=1 trainer.limit_test_batches=1 data.batch_size=32
     data.eval_batch_size=32)
   max_time=${MAX_TIME:-00:00:01:00}
@@ -68,8 +69,14 @@ train() {  # train NAME [overrides...]: one run, its log in $logs/NAME.log, its 
   echo "$name exit $?" | tee -a "$out/summary.txt"
 }
 
-sota() { train fer_sota experiment=fer_sota "trainer.max_epochs=${SOTA_EPOCHS:-30}" "$@"; }
-fer_cpu() { train fer_cpu experiment=fer_cpu "$@"; }
+# SOTA_ARGS: more overrides for fer_sota, space-separated (e.g. "scheduler=onecycle").
+sota() {
+  local extra
+  read -ra extra <<< "${SOTA_ARGS:-}"
+  train fer_sota experiment=fer_sota "trainer.max_epochs=${SOTA_EPOCHS:-30}" \
+    callbacks.progress_bar=null "${extra[@]}" "$@"
+}
+fer_cpu() { train fer_cpu experiment=fer_cpu callbacks.progress_bar=null "$@"; }
 
 timings() {  # timings EPOCHS [DEADLINE]: each network alone, while time is left before DEADLINE
   local epochs=$1 deadline=${2:-}
@@ -112,6 +119,9 @@ pack() {  # logs and run folders (no checkpoints) into $out, in pieces the tool 
 case $mode in
   all)
     deadline=$((SECONDS + ${ALL_LIMIT_S:-530}))
+    # A few seconds: the weight average's update per step, per tensor against foreach.
+    $python benchmarks/ema_update.py --device "$([[ -n ${GPU_CHECK_DRY:-} ]] && echo cpu || echo cuda)" \
+      --rounds 3 2>&1 | tee -a "$out/summary.txt"
     if command -v nvidia-smi > /dev/null; then
       nvidia-smi dmon -s um -d 5 > "$logs/dmon.txt" 2>&1 &
       dmon=$!
