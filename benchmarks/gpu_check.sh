@@ -4,7 +4,7 @@
 # `all` does what a session can afford. Never written by hand: every figure comes from the runs.
 #
 #   all      benchmarks/ema_update.py on the GPU; experiment=fer_sota (SOTA_EPOCHS, default 30;
-#            SOTA_ARGS, more overrides) and experiment=fer_cpu (its 60 epochs) side by side on
+#            SOTA_ARGS, its variants) and experiment=fer_cpu (its 60 epochs) side by side on
 #            the one GPU, each stopped by trainer.max_time (MAX_TIME, default 00:00:07:00) so
 #            that the test still runs on the best checkpoint; then, in what is left of
 #            ALL_LIMIT_S (default 530 s), 2-epoch timings of each network alone.
@@ -69,12 +69,19 @@ train() {  # train NAME [overrides...]: one run, its log in $logs/NAME.log, its 
   echo "$name exit $?" | tee -a "$out/summary.txt"
 }
 
-# SOTA_ARGS: more overrides for fer_sota, space-separated (e.g. "scheduler=onecycle").
+# SOTA_ARGS: more overrides for fer_sota, space-separated; variants run side by side are
+# separated by ';' (e.g. "scheduler=onecycle;model.zero_init_residual=false": two runs).
 sota() {
-  local extra
-  read -ra extra <<< "${SOTA_ARGS:-}"
-  train fer_sota experiment=fer_sota "trainer.max_epochs=${SOTA_EPOCHS:-30}" \
-    callbacks.progress_bar=null "${extra[@]}" "$@"
+  local variants extra i=0 pids=()
+  IFS=';' read -ra variants <<< "${SOTA_ARGS:- }"
+  for variant in "${variants[@]}"; do
+    read -ra extra <<< "$variant"
+    train "fer_sota_$i" experiment=fer_sota "trainer.max_epochs=${SOTA_EPOCHS:-30}" \
+      callbacks.progress_bar=null "${extra[@]}" "$@" &
+    pids+=($!)
+    i=$((i + 1))
+  done
+  wait "${pids[@]}"
 }
 fer_cpu() { train fer_cpu experiment=fer_cpu callbacks.progress_bar=null "$@"; }
 
