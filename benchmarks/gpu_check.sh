@@ -3,7 +3,7 @@
 # call, 15 minutes a session, of which a machine's start takes one or two): one call of
 # `all` does what a session can afford. Never written by hand: every figure comes from the runs.
 #
-#   all      benchmarks/ema_update.py on the GPU; experiment=fer_sota (SOTA_EPOCHS, default 30;
+#   all      benchmarks/ema_update.py and 100 profiled steps of fer_cpu; experiment=fer_sota (SOTA_EPOCHS, default 30;
 #            SOTA_ARGS, its variants) and experiment=fer_cpu (its 60 epochs) side by side on
 #            the one GPU, each stopped by trainer.max_time (MAX_TIME, default 00:00:07:00) so
 #            that the test still runs on the best checkpoint; then, in what is left of
@@ -129,6 +129,13 @@ case $mode in
     # A few seconds: the weight average's update per step, per tensor against foreach.
     $python benchmarks/ema_update.py --device "$([[ -n ${GPU_CHECK_DRY:-} ]] && echo cpu || echo cuda)" \
       --rounds 3 2>&1 | tee -a "$out/summary.txt"
+    # About 20 s: where fer_cpu's step spends its time on the GPU, Lightning's hook by hook.
+    train fer_cpu_profile experiment=fer_cpu callbacks.progress_bar=null trainer.max_epochs=1 \
+      trainer.limit_train_batches=100 trainer.limit_val_batches=0 test=false \
+      +trainer.profiler=simple "run_name=profile_fer_cpu"
+    grep -E "^\|  (run_training_batch|\[Strategy\]\S*\.(training_step|backward)|\S*(\.optimizer_step|on_after_batch_transfer|EMA\.on_train_batch_end)) " \
+      "$logs/fer_cpu_profile.log" | cut -c1-60,160- | tee -a "$out/summary.txt"
+    mv "$runs"/train/runs/*profile_fer_cpu* "$logs/"  # not a training result: kept out of runs
     if command -v nvidia-smi > /dev/null; then
       nvidia-smi dmon -s um -d 5 > "$logs/dmon.txt" 2>&1 &
       dmon=$!

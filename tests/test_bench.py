@@ -58,3 +58,23 @@ def test_pace_compares_validation_at_equal_steps(tmp_path):
     assert table["emo1 val/acc"].tolist()[1:] == [0.35, 0.45]  # its last at or before the step
     assert pd.isna(table["emo1 val/acc"][0])  # none yet at step 10
     assert table["sota faces seen"].tolist() == [2560, 5120, 7680]
+
+
+def test_step_ops_counts_every_phase_of_the_recipes_step(capsys):
+    """benchmarks/step_ops.py composes the real config and counts each phase of one step."""
+    load_script("step_ops").main(["experiment=fer_cpu"])
+    lines = capsys.readouterr().out.splitlines()
+    counts = {line[:40].strip(): int(line[40:].split()[0]) for line in lines[1:]}
+    phases = ["augmentation (on_after_batch_transfer)", "forward and loss", "backward"]
+    phases += ["optimizer step and zero_grad", "train metrics update", "weight average update"]
+    assert list(counts) == [*phases, "total"]
+    assert all(counts[p] > 0 for p in phases)
+    assert counts["total"] == sum(counts[p] for p in phases)
+    assert lines[0].startswith("experiment=fer_cpu, batch 128 (128 network inputs)")
+
+
+def test_ema_update_benchmark_times_both_kinds(capsys):
+    load_script("ema_update").main(["--steps", "2", "--rounds", "1"])
+    out = capsys.readouterr().out
+    assert "avg_fn, one tensor at a time" in out and "multi_avg_fn, foreach (ours)" in out
+    assert "faster" in out.splitlines()[-1]
