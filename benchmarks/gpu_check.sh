@@ -103,7 +103,7 @@ summarize() {  # per run: epochs, each epoch's training seconds, best val, test 
 import json, sys
 from pathlib import Path
 import pandas as pd
-from fer_lightning.report import metrics_csv
+from fer_lightning.runs.results import metrics_csv
 for run in sorted(Path(sys.argv[1]).glob("train/runs/*")):
     path = metrics_csv(run)
     table = pd.read_csv(path) if path else pd.DataFrame()

@@ -19,7 +19,7 @@ import pandas as pd
 
 def validations(run: Path) -> pd.Series:
     """val/acc by optimizer step, from the run's metrics.csv (csv/metrics.csv in older runs)."""
-    from fer_lightning.report import metrics_csv
+    from fer_lightning.runs.results import metrics_csv
 
     path = metrics_csv(run)
     if path is None:

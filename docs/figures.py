@@ -21,7 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from fer_lightning.report import find_runs, results_table, write_report
+from fer_lightning.report import write_report
+from fer_lightning.runs.results import find_runs, results_table
 
 DOCS = Path(__file__).resolve().parent
 # Wide enough to read in a README (GitHub shows about 880 pixels), small enough to commit.

@@ -7,8 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from fer_lightning.report import epoch_curves, other_overrides, run_labels
 from fer_lightning.report import main as report_main
+from fer_lightning.report import run_labels
+from fer_lightning.runs.results import epoch_curves, other_overrides
 from tests.conftest import ALL_OUTPUTS, TINY, TINY_RUN, run_cli
 
 # Two epochs of the tiny run with everything a run writes: the report reads all of it.
@@ -84,7 +85,7 @@ def test_every_seed_experiment_composes_and_runs(tmp_path):
 
 
 def test_seed_runs_carry_the_reports_own_accuracy(tmp_path):
-    from fer_lightning.report import REPORT_ACCURACY, run_row
+    from fer_lightning.runs.results import REPORT_ACCURACY, run_row
 
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
