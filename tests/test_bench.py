@@ -1,5 +1,6 @@
 """The benchmark scripts still match the package: a moved config or renamed module fails here in
-seconds, not in a 4-minute `make bench` whose rows come back n/a; pace.py lines runs up by step."""
+seconds, not in a 4-minute `make bench` whose rows come back n/a; pace.py lines runs up by step
+or by faces seen."""
 
 import importlib.util
 import sys
@@ -58,6 +59,20 @@ def test_pace_compares_validation_at_equal_steps(tmp_path):
     assert table["emo1 val/acc"].tolist()[1:] == [0.35, 0.45]  # its last at or before the step
     assert pd.isna(table["emo1 val/acc"][0])  # none yet at step 10
     assert table["sota faces seen"].tolist() == [2560, 5120, 7680]
+
+
+def test_pace_compares_validation_at_equal_faces_seen(tmp_path):
+    """A larger batch sees more faces a step: at equal faces, EmoCNN's 1024 is at fewer steps."""
+    pace = load_script("pace")
+    checked = fake_run(tmp_path / "sota", [10, 20, 40], [0.3, 0.4, 0.5], batch=256)
+    baseline = fake_run(tmp_path / "emo1", [3, 5, 10], [0.2, 0.35, 0.45], batch=1024)
+    table = pace.pace_table([checked, baseline], by="faces")
+    assert table["faces seen"].tolist() == [2560, 5120, 10240]
+    # 2,560 faces: emo1's step 2 (no validation yet); 5,120: step 5 (0.35); 10,240: step 10.
+    assert pd.isna(table["emo1 val/acc"][0])
+    assert table["emo1 val/acc"].tolist()[1:] == [0.35, 0.45]
+    assert table["emo1 step"].tolist() == [2, 5, 10]
+    assert table["sota val/acc"].tolist() == [0.3, 0.4, 0.5]
 
 
 def test_step_ops_counts_every_phase_of_the_recipes_step(capsys):
