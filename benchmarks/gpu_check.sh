@@ -9,6 +9,10 @@
 #            that the test still runs on the best checkpoint; then, in what is left of
 #            ALL_LIMIT_S (default 530 s), 2-epoch timings of each network alone.
 #   timings  3 epochs of each network alone, data on the GPU; prints its epoch times.
+#   strong   issue 12's pace check of the strong recipes on the GPU: experiment=fer_sota
+#            (SOTA_EPOCHS, SOTA_ARGS) beside model=vgg_fer (aug=standard, validated every 25
+#            steps as on the CPU, PACE_STEPS steps: default 1000, past EmoCNN's 750), each
+#            stopped by trainer.max_time (MAX_TIME) at the latest.
 #   sota     experiment=fer_sota alone; fer_cpu: experiment=fer_cpu alone.
 #
 # $OUT receives summary.txt, logs.tgz (each command's log, nvidia-smi dmon) and runs.tgz.part-*
@@ -28,7 +32,7 @@
 #   carry=[".whl", ".devdata"], timeout_s=590).
 # Locally, as a dry run on the CPU: GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh all
 set -uo pipefail
-mode=${1:?usage: gpu_check.sh all|timings|sota|fer_cpu}
+mode=${1:?usage: gpu_check.sh all|timings|strong|sota|fer_cpu}
 out=${OUT:-/tmp/gpu_check_out}
 logs=/tmp/gpu_check_logs
 runs=/tmp/gpu_check_runs
@@ -38,6 +42,7 @@ export PYTHONUNBUFFERED=1 HYDRA_FULL_ERROR=1
 python=python3
 workdir=$PWD
 max_time=${MAX_TIME:-00:00:07:00}
+pace_every=25  # validation every this many steps in the pace check (strong)
 common=(data=fer2013_dev "data.path=$csv" trainer=gpu data.on_device=true logger=default
   "paths.log_dir=$runs")
 if [[ -n ${GPU_CHECK_DRY:-} ]]; then  # the same commands on this CPU, on a sliver of the data
@@ -47,6 +52,7 @@ if [[ -n ${GPU_CHECK_DRY:-} ]]; then  # the same commands on this CPU, on a sliv
     trainer.limit_val_batches=1 trainer.limit_test_batches=1 data.batch_size=32
     data.eval_batch_size=32)
   max_time=${MAX_TIME:-00:00:01:00}
+  pace_every=1
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
@@ -149,9 +155,17 @@ case $mode in
     timings 2 "$deadline"
     ;;
   timings) timings 3 ;;
+  strong)
+    sota "trainer.max_time=$max_time" &
+    first=$!
+    train vgg_fer_pace model=vgg_fer aug=standard "trainer.val_check_interval=$pace_every" \
+      "trainer.max_steps=${PACE_STEPS:-1000}" callbacks.progress_bar=null \
+      "trainer.max_time=$max_time" run_name=pace_vgg_fer &
+    wait "$first" $!
+    ;;
   sota) sota ;;
   fer_cpu) fer_cpu ;;
-  *) echo "unknown mode $mode: use all, timings, sota or fer_cpu"; exit 2 ;;
+  *) echo "unknown mode $mode: use all, timings, strong, sota or fer_cpu"; exit 2 ;;
 esac
 summarize
 pack

@@ -178,6 +178,18 @@ def test_resnet_blocks_are_torchvisions_and_zero_initialized(train_cfg):
     assert all(torch.all(m.bn2.weight == 1) for m in net.modules() if isinstance(m, BasicBlock))
 
 
+def test_resnet_conv_init_sets_the_weight_scale(train_cfg):
+    """Behind batch norm the weights' norm sets how fast a conv learns (init_convs says why)."""
+    kaiming = build(train_cfg, "resnet18_fer").features.stage4[1].conv1.weight
+    torch_own = build(train_cfg, "resnet18_fer", 3, 48, "model.conv_init=pytorch")
+    weight = torch_own.features.stage4[1].conv1.weight  # 512 -> 512, 3x3
+    assert kaiming.square().sum().item() == pytest.approx(2 * 512, rel=0.02)  # 2 * in_channels
+    assert weight.square().sum().item() == pytest.approx(512 / 3, rel=0.02)  # out_channels / 3
+    assert weight.abs().max().item() <= 1 / (512 * 9) ** 0.5  # Conv2d's uniform bound
+    with pytest.raises(ValueError, match=r"model.conv_init='he' is unknown: use one of kaiming"):
+        ResNetFER(conv_init="he")
+
+
 @pytest.mark.parametrize(("cls", "smallest"), [(VggFER, 16), (ResNetFER, 8), (CompactVGG, 8)])
 def test_too_small_input_is_refused(cls, smallest):
     net = cls(in_channels=3, input_size=smallest)
