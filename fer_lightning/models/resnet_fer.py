@@ -70,9 +70,10 @@ class ResNetFER(nn.Module):
 
     ``zero_init_residual`` zeroes the last BN of each block so every block starts as the
     identity: the deep net trains like a shallow one at first, which helps short schedules
-    (Goyal et al. 2017). ``conv_init``: see :func:`init_convs`. ``input_size`` is not needed
-    (global average pooling takes any size); it is accepted so every model config has the same
-    interface, and checked to be poolable.
+    (Goyal et al. 2017). ``conv_init``: see :func:`init_convs` (``pytorch`` by default: it
+    trained fer_sota faster and 2 points higher than ``kaiming`` on one GPU). ``input_size`` is
+    not needed (global average pooling takes any size); it is accepted so every model config
+    has the same interface, and checked to be poolable.
     """
 
     def __init__(
@@ -82,7 +83,7 @@ class ResNetFER(nn.Module):
         input_size: int = 48,
         dropout: float = 0.0,
         zero_init_residual: bool = True,
-        conv_init: str = "kaiming",
+        conv_init: str = "pytorch",
     ) -> None:
         super().__init__()
         if input_size < 2 ** (len(WIDTHS) - 1):

@@ -180,8 +180,9 @@ def test_resnet_blocks_are_torchvisions_and_zero_initialized(train_cfg):
 
 def test_resnet_conv_init_sets_the_weight_scale(train_cfg):
     """Behind batch norm the weights' norm sets how fast a conv learns (init_convs says why)."""
-    kaiming = build(train_cfg, "resnet18_fer").features.stage4[1].conv1.weight
-    torch_own = build(train_cfg, "resnet18_fer", 3, 48, "model.conv_init=pytorch")
+    kaiming = build(train_cfg, "resnet18_fer", 3, 48, "model.conv_init=kaiming")
+    kaiming = kaiming.features.stage4[1].conv1.weight
+    torch_own = build(train_cfg, "resnet18_fer")  # the default
     weight = torch_own.features.stage4[1].conv1.weight  # 512 -> 512, 3x3
     assert kaiming.square().sum().item() == pytest.approx(2 * 512, rel=0.02)  # 2 * in_channels
     assert weight.square().sum().item() == pytest.approx(512 / 3, rel=0.02)  # out_channels / 3
