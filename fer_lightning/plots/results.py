@@ -24,27 +24,31 @@ def accuracy_figure(
     values = [_value(a) for a in accuracies]
     theirs = [_value(p) for p in published or []]
     shown = any(theirs)
-    width = 0.4 if shown else 0.8
-    fig, ax = plt.subplots(figsize=(max(6, (1.0 if shown else 0.6) * len(values) + 2), 4))
-    x = [i - width / 2 if shown else i for i in range(len(values))]
-    bars = ax.bar(x, values, width, label="the run (its test split)")
-    ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    # Horizontal bars: run labels are long ("fer_cpu/.../seed 43"), and read level beside a bar
+    # where rotated under it they took most of the figure's height.
+    height = 0.4 if shown else 0.8
+    fig, ax = plt.subplots(figsize=(8, 1.6 + (0.45 if shown else 0.3) * len(values)))
+    y = [i - height / 2 if shown else i for i in range(len(values))]
+    bars = ax.barh(y, values, height, label="the run (its test split)")
+    ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
     if shown:
         mine = [i for i, p in enumerate(theirs) if p]
-        report = ax.bar(
-            [i + width / 2 for i in mine],
+        report = ax.barh(
+            [i + height / 2 for i in mine],
             [theirs[i] for i in mine],
-            width,
+            height,
             color="white",
             edgecolor="tab:gray",
             hatch="//",
             label="the seed report's figure (its own protocol)",
         )
-        ax.bar_label(report, fmt="%.3f", fontsize=7, color="tab:gray")
-        ax.set_ylim(0, 1.25 * max(values + theirs))  # room for the legend above the bars
-        ax.legend(fontsize=7, loc="upper center", ncols=2)
-    ax.set_xticks(range(len(values)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("test accuracy")
+        ax.bar_label(report, fmt="%.3f", fontsize=7, color="tab:gray", padding=2)
+        # Below the axes: inside, it covered the values of the longest bars.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
+    ax.set_yticks(range(len(values)), labels, fontsize=8)
+    ax.invert_yaxis()  # the first run on top, as in the results table
+    ax.set_xlim(0, 1.1 * max(values + theirs + [0.01]))  # room for the values
+    ax.set_xlabel("test accuracy")
     ax.set_title("Test accuracy per configuration")
     fig.tight_layout()
     return fig
