@@ -76,7 +76,7 @@ train() {  # train NAME [overrides...]: one run, its log in $logs/NAME.log, its 
 }
 
 # SOTA_ARGS: more overrides for fer_sota, space-separated; variants run side by side are
-# separated by ';' (e.g. "scheduler=onecycle;model.zero_init_residual=false": two runs).
+# separated by ';' (e.g. "scheduler=onecycle;model.zero_init_residual=true": two runs).
 sota() {
   local variants extra i=0 pids=()
   IFS=';' read -ra variants <<< "${SOTA_ARGS:- }"

@@ -168,14 +168,14 @@ def test_vgg_stage_layers_are_named(train_cfg):
     assert net.classifier.drop1.p == net.classifier.drop2.p == 0.3
 
 
-def test_resnet_blocks_are_torchvisions_and_zero_initialized(train_cfg):
+def test_resnet_blocks_are_torchvisions_and_zero_init_is_optional(train_cfg):
     net = build(train_cfg, "resnet18_fer")
     blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
     assert [len(getattr(net.features, f"stage{i}")) for i in range(1, 5)] == [2, 2, 2, 2]
-    assert len(blocks) == 8 and all(torch.all(b.bn2.weight == 0) for b in blocks)
+    assert len(blocks) == 8 and all(torch.all(b.bn2.weight == 1) for b in blocks)  # default
     assert not any(isinstance(m, nn.MaxPool2d) for m in net.modules())  # CIFAR-style stem
-    net = build(train_cfg, "resnet18_fer", 3, 48, "model.zero_init_residual=false")
-    assert all(torch.all(m.bn2.weight == 1) for m in net.modules() if isinstance(m, BasicBlock))
+    net = build(train_cfg, "resnet18_fer", 3, 48, "model.zero_init_residual=true")
+    assert all(torch.all(m.bn2.weight == 0) for m in net.modules() if isinstance(m, BasicBlock))
 
 
 def test_resnet_conv_init_sets_the_weight_scale(train_cfg):
