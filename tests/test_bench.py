@@ -115,3 +115,18 @@ def test_bench_runs_as_a_script_with_its_parts():
     )
     assert done.returncode == 0, done.stderr
     assert "--only {precision,compile}" in done.stdout
+
+
+def test_pace_means_validation_over_windows(tmp_path):
+    """Windows of the first run's axis, up to its last validation; a window without one is NaN."""
+    pace = load_script("pace")
+    checked = fake_run(tmp_path / "vgg", [10, 20, 30, 40, 50], [0.2, 0.4, 0.5, 0.5, 0.6], batch=128)
+    baseline = fake_run(tmp_path / "emo1", [15, 45, 60], [0.3, 0.5, 0.9], batch=128)
+    table = pace.window_table([checked, baseline], width=20)
+    assert table["step from"].tolist() == [1, 21, 41]
+    assert table["step to"].tolist() == [20, 40, 50]
+    assert table["vgg mean val/acc"].tolist() == pytest.approx([0.3, 0.5, 0.6])
+    assert table["emo1 mean val/acc"].tolist()[::2] == [0.3, 0.5]  # step 60 is past the end
+    assert pd.isna(table["emo1 mean val/acc"][1])
+    by_faces = pace.window_table([checked, baseline], width=2560, by="faces")
+    assert by_faces["faces to"].tolist() == [2560, 5120, 6400]
