@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
@@ -210,8 +211,10 @@ def test_fer_sota_composes(train_cfg):
     opt = cfg.optimizer
     assert opt._target_ == "torch.optim.SGD" and opt.nesterov is True
     assert (opt.lr, opt.momentum, opt.weight_decay) == (0.1, 0.9, 5.0e-4)
-    assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.CosineAnnealingLR"
-    assert cfg.scheduler.T_max == cfg.trainer.max_epochs == 40
+    # A warm-up: at lr 0.1 from the first step the network sat at the class prior.
+    assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.OneCycleLR"
+    assert (cfg.scheduler.max_lr, cfg.scheduler.interval) == (0.1, "step")
+    assert cfg.trainer.max_epochs == 40
     assert (cfg.trainer.accelerator, cfg.trainer.precision) == ("gpu", "bf16-mixed")
     assert cfg.channels_last is True and cfg.data.on_device is True
     assert cfg.data.batch_size == 256
@@ -220,11 +223,14 @@ def test_fer_sota_composes(train_cfg):
     assert (data.split, data.val_usage, data.test_usage) == ("usage", None, "PublicTest")
     # The group choices the checkpoint keeps (reports name runs by them).
     choices = run_config(cfg)["choices"]
-    assert choices["model"] == "resnet18_fer" and choices["scheduler"] == "cosine"
+    assert choices["model"] == "resnet18_fer" and choices["scheduler"] == "onecycle"
     # The factories build on a real optimizer as EmotionClassifier calls them.
     optimizer = instantiate(cfg.optimizer)(params=[nn.Parameter(torch.zeros(1))])
-    scheduler = instantiate(cfg.scheduler)(optimizer=optimizer)
-    assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
+    spec = OmegaConf.to_container(cfg.scheduler, resolve=True)
+    spec.pop("interval")  # Lightning's key, kept out of the scheduler's call
+    scheduler = instantiate(spec)(optimizer=optimizer, total_steps=100)  # the run's, in the module
+    assert isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / 25)  # the warm-up's start
 
 
 def test_fer_sota_sets_label_smoothing(train_cfg):
