@@ -1,14 +1,19 @@
-"""`python -m fer_lightning.report DIRS... [--out DIR]`: the results section, generated.
+"""`python -m fer_lightning.report DIRS... [--out DIR] [--into FILE#NAME]`: results, generated.
 
 Reads every run folder below the given folders (a run folder holds ``final_metrics.json`` and
 ``.hydra/``) into one pandas table, and writes it as Markdown and CSV with a bar chart of test
 accuracy per configuration, an overlay of the runs' validation-accuracy curves, and each run's
-loss curves on one page (the seed report's figures 3b-8b).
+loss curves on one page (the seed report's figures 3b-8b). ``--into README.md#results`` also
+puts the Markdown tables into that document, between its lines ``<!-- begin report results -->``
+and ``<!-- end report results -->``, so a README's figures are regenerated, never pasted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -95,6 +100,41 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     return written
 
 
+def fill_block(target: str, text: str) -> Path:
+    """Put ``text`` between the marker lines of block NAME in FILE (``target`` is FILE#NAME).
+
+    The document is rewritten through a rename in its own folder: a failure leaves the old one
+    whole, never half of each.
+    """
+    file, _, name = target.partition("#")
+    begin, end = f"<!-- begin report {name} -->", f"<!-- end report {name} -->"
+    markers = f"the lines '{begin}' and '{end}' around the place for the tables"
+    if not name or not file:
+        raise UserError(f"--into {target}: give FILE#NAME, e.g. README.md#results, with {markers}")
+    path = Path(file)
+    if not path.is_file():
+        raise UserError(f"--into {target}: {path} is not a file")
+    lines = path.read_text().splitlines(keepends=True)
+    stripped = [line.strip() for line in lines]
+    if stripped.count(begin) != 1 or stripped.count(end) != 1:
+        raise UserError(f"--into {target}: {path} needs {markers}, once each")
+    first, last = stripped.index(begin), stripped.index(end)
+    if last < first:
+        raise UserError(f"--into {target}: in {path} '{end}' comes before '{begin}'")
+    body = "\n" + text.strip("\n") + "\n\n"
+    new = "".join(lines[: first + 1]) + body + "".join(lines[last:])
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(new)
+        shutil.copymode(path, tmp)  # mkstemp's file is private (0600); keep the document's mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m fer_lightning.report", description=__doc__)
     parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
@@ -103,6 +143,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--labels",
         choices=["fer2013", "ferplus"],
         help="only the runs trained and judged on this label set (one table per set)",
+    )
+    parser.add_argument(
+        "--into",
+        metavar="FILE#NAME",
+        help="also put the tables into FILE between <!-- begin report NAME --> and "
+        "<!-- end report NAME -->",
     )
     args = parser.parse_args(argv)
     with one_line_errors():
@@ -114,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 raise UserError(f"no finished runs with data.labels={args.labels} in those folders")
         table = results_table(runs, root)
         written = write_report(table, runs, args.out or args.dirs[0])
+        if args.into:
+            written.append(fill_block(args.into, written[1].read_text()))
     print(
         table.drop(columns=[c for c in table.columns if c.startswith("recall_")]).to_string(
             index=False

@@ -170,3 +170,46 @@ def test_a_run_stopped_by_max_time_is_named_under_the_table(tmp_path):
     assert "trainer.max_time=00:00:00:01" in row.overrides and "logger=" not in row.overrides
     text = (tmp_path / "report" / "results.md").read_text()
     assert f"- {row.run}: {row.epochs} of 200 epochs" in text
+
+
+def test_report_fills_its_block_of_a_readme_and_nothing_else(sweep, tmp_path):
+    readme = tmp_path / "README.md"
+    before = "# Title\n\nText before.\n\n<!-- begin report results -->\n"
+    after = "<!-- end report results -->\n\nText after.\n"
+    readme.write_text(before + "| stale | table |\n" + after)
+    readme.chmod(0o644)
+    report_main([str(sweep), "--out", str(tmp_path / "out"), "--into", f"{readme}#results"])
+    text = readme.read_text()
+    assert text.startswith(before) and text.endswith(after) and "stale" not in text
+    tables = (tmp_path / "out" / "results.md").read_text().strip()
+    assert f"{before}\n{tables}\n\n{after}" == text
+    assert readme.stat().st_mode & 0o777 == 0o644
+    # Filling it again gives the same document: the block's markers stay, nothing piles up.
+    report_main([str(sweep), "--out", str(tmp_path / "out"), "--into", f"{readme}#results"])
+    assert readme.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("document", "target", "message"),
+    [
+        ("no markers\n", "README.md#results", "needs the lines '<!-- begin report results -->'"),
+        ("<!-- begin report other -->\n<!-- end report other -->\n", "README.md#results", "needs"),
+        ("<!-- end report r -->\n<!-- begin report r -->\n", "README.md#r", "comes before"),
+        ("", "README.md", "give FILE#NAME, e.g. README.md#results"),
+        (None, "missing.md#results", "missing.md is not a file"),
+    ],
+)
+def test_a_readme_without_its_block_is_one_line_and_left_alone(
+    sweep, tmp_path, monkeypatch, capsys, document, target, message
+):
+    monkeypatch.chdir(tmp_path)
+    if document is not None:
+        (tmp_path / "README.md").write_text(document)
+    with pytest.raises(SystemExit) as exit_info:
+        report_main([str(sweep), "--out", str(tmp_path / "out"), "--into", target])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --into ") and message in err and err.count("\n") == 1
+    if document is not None:
+        assert (tmp_path / "README.md").read_text() == document
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".README")] == []
