@@ -107,7 +107,8 @@ def fill_block(target: str, text: str) -> Path:
     whole, never half of each.
     """
     file, _, name = target.partition("#")
-    begin, end = f"<!-- begin report {name} -->", f"<!-- end report {name} -->"
+    shown = name or "results"
+    begin, end = f"<!-- begin report {shown} -->", f"<!-- end report {shown} -->"
     markers = f"the lines '{begin}' and '{end}' around the place for the tables"
     if not name or not file:
         raise UserError(f"--into {target}: give FILE#NAME, e.g. README.md#results, with {markers}")

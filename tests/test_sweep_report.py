@@ -195,7 +195,11 @@ def test_report_fills_its_block_of_a_readme_and_nothing_else(sweep, tmp_path):
         ("no markers\n", "README.md#results", "needs the lines '<!-- begin report results -->'"),
         ("<!-- begin report other -->\n<!-- end report other -->\n", "README.md#results", "needs"),
         ("<!-- end report r -->\n<!-- begin report r -->\n", "README.md#r", "comes before"),
-        ("", "README.md", "give FILE#NAME, e.g. README.md#results"),
+        (
+            "",
+            "README.md",
+            "README.md#results, with the lines '<!-- begin report results -->'",
+        ),
         (None, "missing.md#results", "missing.md is not a file"),
     ],
 )
