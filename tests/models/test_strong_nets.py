@@ -15,6 +15,8 @@ from omegaconf import OmegaConf
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
+from fer_lightning.callbacks.ema import EMA
+from fer_lightning.cli import instantiate_all
 from fer_lightning.models.compact_vgg import CompactVGG
 from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.stages import conv_stages
@@ -215,6 +217,9 @@ def test_fer_sota_composes(train_cfg):
     assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.OneCycleLR"
     assert (cfg.scheduler.max_lr, cfg.scheduler.interval) == (0.1, "step")
     assert cfg.trainer.max_epochs == 40
+    # Validation and checkpoints read averaged weights: the raw ones swung by 17 points as lr rose.
+    (ema,) = [c for c in instantiate_all(cfg.callbacks) if isinstance(c, EMA)]
+    assert ema._kwargs["multi_avg_fn"].decay == 0.999
     assert (cfg.trainer.accelerator, cfg.trainer.precision) == ("gpu", "bf16-mixed")
     assert cfg.channels_last is True and cfg.data.on_device is True
     assert cfg.data.batch_size == 256
