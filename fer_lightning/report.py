@@ -11,15 +11,13 @@ and ``<!-- end report results -->``, so a README's figures are regenerated, neve
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from fer_lightning.atomic import replaced_atomically
 from fer_lightning.cli import one_line_errors
 from fer_lightning.errors import UserError
 from fer_lightning.plots.files import save_figure
@@ -101,11 +99,7 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
 
 
 def fill_block(target: str, text: str) -> Path:
-    """Put ``text`` between the marker lines of block NAME in FILE (``target`` is FILE#NAME).
-
-    The document is rewritten through a rename in its own folder: a failure leaves the old one
-    whole, never half of each.
-    """
+    """Put ``text`` between the marker lines of block NAME in FILE (``target`` is FILE#NAME)."""
     file, _, name = target.partition("#")
     shown = name or "results"
     begin, end = f"<!-- begin report {shown} -->", f"<!-- end report {shown} -->"
@@ -124,15 +118,8 @@ def fill_block(target: str, text: str) -> Path:
         raise UserError(f"--into {target}: in {path} '{end}' comes before '{begin}'")
     body = "\n" + text.strip("\n") + "\n\n"
     new = "".join(lines[: first + 1]) + body + "".join(lines[last:])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(new)
-        shutil.copymode(path, tmp)  # mkstemp's file is private (0600); keep the document's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as f:
+        f.write(new)
     return path
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_lightning.atomic import replaced_atomically
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.labels import NUM_CLASSES, USAGES
 
@@ -100,25 +99,17 @@ def impossible_values(faces: FaceSet, with_votes: bool = False) -> str | None:
 
 
 def write_cache(file: Path, key: str, faces: FaceSet) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            votes = {} if faces.votes is None else {"votes": faces.votes}
-            np.savez(
-                f,
-                key=np.array(key),
-                images=faces.images,
-                labels=faces.labels,
-                usage=faces.usage,
-                source=np.array(faces.source),
-                **votes,
-            )
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(file, "wb") as f:
+        votes = {} if faces.votes is None else {"votes": faces.votes}
+        np.savez(
+            f,
+            key=np.array(key),
+            images=faces.images,
+            labels=faces.labels,
+            usage=faces.usage,
+            source=np.array(faces.source),
+            **votes,
+        )
 
 
 def cached(

@@ -1,4 +1,4 @@
-"""Pictures to files, one way: drawn once, written through a temporary file.
+"""Pictures to files, one way: drawn once, written through a temporary file (fer_lightning.atomic).
 
 A reader (a browser refreshing the run folder, a report) never sees half a picture, and a run
 killed while writing keeps the previous one.
@@ -13,6 +13,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from fer_lightning.atomic import replaced_atomically
+
 
 def render(fig: Figure, dpi: int = 110) -> np.ndarray:
     """The figure as an RGB uint8 array, closed: one drawing for both the PNG and TensorBoard."""
@@ -23,22 +25,15 @@ def render(fig: Figure, dpi: int = 110) -> np.ndarray:
     return image
 
 
-def _temporary(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.tmp")
-
-
 def save_image(image: np.ndarray, path: Path) -> Path:
     """An RGB uint8 array as a PNG."""
-    tmp = _temporary(path)
-    Image.fromarray(image).save(tmp, format="png")
-    tmp.replace(path)
+    with replaced_atomically(path, "wb") as f:
+        Image.fromarray(image).save(f, format="png")
     return path
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 100) -> Path:
     """A matplotlib figure as a PNG (left open: it may go to TensorBoard too)."""
-    tmp = _temporary(path)
-    fig.savefig(tmp, dpi=dpi, format="png")
-    tmp.replace(path)
+    with replaced_atomically(path, "wb") as f:
+        fig.savefig(f, dpi=dpi, format="png")
     return path
