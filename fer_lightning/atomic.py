@@ -15,6 +15,17 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, not per file: while the umask is 0, a file another thread creates (the
+# TensorBoard writer, a data loader) would be world-writable.
+_UMASK = _read_umask()
+
+
 @contextmanager
 def replaced_atomically(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file for ``path``; on leaving without error it replaces ``path``.
@@ -30,14 +41,8 @@ def replaced_atomically(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
         if path.exists():
             shutil.copymode(path, tmp)
         else:
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
-    os.umask(mask)
-    return mask
