@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pipeline_bench.clock import CpuWatch, busy, say
 from pipeline_bench.plan import REPO
 from pipeline_bench.report_way import report_load

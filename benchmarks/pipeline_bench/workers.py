@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from pipeline_bench.clock import Batch, endless, say, time_input, time_training
 from pipeline_bench.ours import network, our_datamodule
 from pipeline_bench.plan import PRECISION_NETS, Plan
