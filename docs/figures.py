@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from fer_lightning.report import write_report
-from fer_lightning.runs.results import find_runs, results_table
+from fer_lightning.runs.results import epoch_curves, find_runs, results_table
 
 DOCS = Path(__file__).resolve().parent
 # Wide enough to read in a README (GitHub shows about 880 pixels), small enough to commit.
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     run = args.run or best_run(runs, table)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        write_report(table, runs, Path(tmp))
+        write_report(table, [epoch_curves(r) for r in runs], Path(tmp))
         written = [
             shrink(run / "confusion_matrix_test.png", args.out / "confusion_matrix.png"),
             shrink(run / "curves.png", args.out / "curves.png"),

@@ -1,4 +1,4 @@
-"""`python -m fer_lightning.report DIRS... [--out DIR] [--into FILE#NAME]`: results, generated.
+"""`python -m fer_lightning.report DIRS... [--out DIR] [--into FILE#NAME] [--ledger CSV]`: results.
 
 Reads every run folder below the given folders (a run folder holds ``final_metrics.json`` and
 ``.hydra/``) into one pandas table, and writes it as Markdown and CSV with a bar chart of test
@@ -6,6 +6,8 @@ accuracy per configuration, an overlay of the runs' validation-accuracy curves, 
 loss curves on one page (the seed report's figures 3b-8b). ``--into README.md#results`` also
 puts the Markdown tables into that document, between its lines ``<!-- begin report results -->``
 and ``<!-- end report results -->``, so a README's figures are regenerated, never pasted.
+``--ledger docs/results/NAME.csv`` keeps the rows of runs whose folders are not here (trained on
+another machine, or deleted) from that committed CSV, and writes it back with the runs read now.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fer_lightning.cli import one_line_errors
 from fer_lightning.errors import UserError
 from fer_lightning.plots.files import save_figure
 from fer_lightning.plots.results import accuracy_figure, loss_curves_figure, validation_figure
+from fer_lightning.runs.ledger import merge_into_ledger, read_ledger, write_ledger
 from fer_lightning.runs.results import epoch_curves, find_runs, labels_of, results_table, run_config
 
 
@@ -59,7 +62,11 @@ def run_labels(table: pd.DataFrame) -> list[str]:
     return labels
 
 
-def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[Path]:
+def write_report(
+    table: pd.DataFrame, curves: Sequence[pd.DataFrame | None], out: Path
+) -> list[Path]:
+    """Markdown, CSV and charts of ``table``; ``curves`` are its rows' epoch logs (None where a
+    run's folder is not here)."""
     out.mkdir(parents=True, exist_ok=True)
     written = [
         out / "results.csv",
@@ -85,7 +92,6 @@ def write_report(table: pd.DataFrame, runs: Sequence[Path], out: Path) -> list[P
     written[1].write_text("\n".join(markdown) + "\n")
 
     labels = run_labels(table)
-    curves = [epoch_curves(run) for run in runs]
     published = table.reindex(columns=["report_acc"])["report_acc"].tolist()
     figures = {
         written[2]: accuracy_figure(table["test_acc"].tolist(), labels, published),
@@ -138,6 +144,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also put the tables into FILE between <!-- begin report NAME --> and "
         "<!-- end report NAME -->",
     )
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="CSV",
+        help="the committed record of the tables' runs: rows of runs not in DIRS are kept from "
+        "it, the runs read now replace or join theirs, and it is written back",
+    )
     args = parser.parse_args(argv)
     with one_line_errors():
         runs = find_runs(args.dirs)
@@ -147,7 +160,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             if not runs:
                 raise UserError(f"no finished runs with data.labels={args.labels} in those folders")
         table = results_table(runs, root)
-        written = write_report(table, runs, args.out or args.dirs[0])
+        curves = dict(zip(table["run"], map(epoch_curves, runs), strict=True))
+        if args.ledger:
+            table = merge_into_ledger(table, read_ledger(args.ledger))
+        rows_curves = [curves.get(name) for name in table["run"]]
+        written = write_report(table, rows_curves, args.out or args.dirs[0])
+        if args.ledger:
+            written.append(write_ledger(table, args.ledger))
         if args.into:
             written.append(fill_block(args.into, written[1].read_text()))
     print(

@@ -217,3 +217,47 @@ def test_a_readme_without_its_block_is_one_line_and_left_alone(
     if document is not None:
         assert (tmp_path / "README.md").read_text() == document
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".README")] == []
+
+
+def test_the_ledger_keeps_runs_whose_folders_are_gone(sweep, tmp_path):
+    """A README regenerated on a machine that lacks some runs' folders keeps their rows, and a
+    run read now replaces its own (stale) row."""
+    ledger = tmp_path / "docs" / "results.csv"
+    report_main([str(sweep), "--out", str(tmp_path / "a"), "--ledger", str(ledger)])
+    first = pd.read_csv(ledger, dtype={"run": str})
+    assert sorted(first.run) == ["0", "1", "2", "3"]
+    gone = first.iloc[[0]].assign(run="2026-01-01_00-00-00_gone_p1", test_acc=0.5, seed=None)
+    stale = first.assign(test_acc=first.test_acc.where(first.run != "1", 0.123))
+    pd.concat([gone, stale]).drop(columns=["report_acc"], errors="ignore").to_csv(
+        ledger, index=False
+    )
+
+    report_main([str(sweep), "--out", str(tmp_path / "b"), "--ledger", str(ledger)])
+    merged = pd.read_csv(ledger, dtype={"run": str})
+    # In run-name order, which is start-time order for runs named by time.
+    assert list(merged.run) == ["0", "1", "2", "2026-01-01_00-00-00_gone_p1", "3"]
+    assert merged.set_index("run").test_acc.to_dict() == pytest.approx(
+        {**first.set_index("run").test_acc.to_dict(), "2026-01-01_00-00-00_gone_p1": 0.5}
+    )
+    assert list(merged.columns) == list(first.columns)
+    text = (tmp_path / "b" / "results.md").read_text()
+    header, _, *rows = [
+        [c.strip() for c in line.split("|")] for line in text.split("\n\n")[0].splitlines()
+    ]
+    cells = {row[1]: row[header.index("seed")] for row in rows}
+    # The seed the ledger lacks is blank, and whole numbers stay whole beside it (not 42.0000).
+    assert cells["2026-01-01_00-00-00_gone_p1"] == "" and cells["0"] == "42"
+
+
+@pytest.mark.parametrize(
+    "content", ["a,b\n1,2\n", "run,test_acc\nx,0.5\nx,0.6\n", "run,test_acc\n,0.5\n", "\x00\x01"]
+)
+def test_a_ledger_that_is_not_one_is_one_line_and_left_alone(sweep, tmp_path, capsys, content):
+    ledger = tmp_path / "results.csv"
+    ledger.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        report_main([str(sweep), "--out", str(tmp_path / "out"), "--ledger", str(ledger)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --ledger {ledger}: ") and err.count("\n") == 1
+    assert "restore it from git" in err and ledger.read_text() == content

@@ -1,0 +1,64 @@
+"""The results ledger: a CSV, committed beside a README, of every run its tables show.
+
+A README's tables are regenerated from run folders, but run folders are never committed and do
+not outlive the machine they were trained on (a clean checkout, another machine, a deleted
+``outputs/``). Regenerated from the folders alone, a table would drop every result trained
+elsewhere without a word. The ledger keeps those rows: ``report --ledger FILE`` reads it, lets
+each run read now replace its own row (same ``run`` name) or join, and writes it back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fer_lightning.atomic import replaced_atomically
+from fer_lightning.errors import UserError
+
+
+def read_ledger(path: Path) -> pd.DataFrame | None:
+    """The ledger's rows, or None where there is none yet (the first report starts it)."""
+    if not path.exists():
+        return None
+    try:
+        table = pd.read_csv(path, dtype={"run": str, "overrides": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise UserError(f"--ledger {path}: not a results CSV ({e}); restore it from git") from e
+    if "run" not in table or table["run"].isna().any() or table["run"].duplicated().any():
+        raise UserError(
+            f"--ledger {path}: needs a 'run' column naming each run once; restore it from git"
+        )
+    return table
+
+
+def _column_order(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
+    """The new table's columns, each column only the ledger has placed after its neighbour
+    there: a column no run read now has (``report_acc``, say) stays where readers know it."""
+    columns = list(new.columns)
+    for i, column in enumerate(old.columns):
+        if column not in columns:
+            before = old.columns[i - 1] if i else None
+            columns.insert(columns.index(before) + 1 if before in columns else 0, column)
+    return columns
+
+
+def merge_into_ledger(table: pd.DataFrame, ledger: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of runs read now, with the ledger's rows of every other run, in run-name order
+    (run names begin with their start time)."""
+    if ledger is None or ledger.empty:
+        return table.sort_values("run", kind="stable").reset_index(drop=True)
+    kept = ledger[~ledger["run"].isin(table["run"])]
+    merged = pd.concat([kept, table], ignore_index=True)[_column_order(table, ledger)]
+    # A column of whole numbers turns float where one source lacks it (NaN); print it whole.
+    for column in merged.columns:
+        if any(pd.api.types.is_integer_dtype(t[column]) for t in (table, ledger) if column in t):
+            merged[column] = merged[column].astype("Int64")
+    return merged.sort_values("run", kind="stable").reset_index(drop=True)
+
+
+def write_ledger(table: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(path) as f:
+        table.to_csv(f, index=False)
+    return path
