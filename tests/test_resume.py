@@ -2,6 +2,7 @@
 the run's metrics.csv holds every row once across the resume, and what the first fit drew at its
 start stays."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -9,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pandas as pd
+import pytest
 import torch
 
+from fer_lightning.errors import Interrupted
+from fer_lightning.training import fit
 from fer_lightning.training.fit import train
 from fer_lightning.training.loggers import ResumableCSVLogger
 from tests.conftest import ALL_OUTPUTS, TINY_RUN, compose_train, events_dir, run_cli, train_tiny
@@ -69,11 +74,23 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
     return checkpoint["state_dict"]
 
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    whole.mkdir()
-    killed.mkdir()
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
+    """The final weights of ARGS trained in one go."""
+    whole = tmp_path_factory.mktemp("whole")
     assert run_cli(ARGS, cwd=whole).returncode == 0
+    return final_weights(the_run(whole))
+
+
+def assert_same_weights(resumed: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]):
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0)
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path, uninterrupted):
+    killed = tmp_path / "killed"
+    killed.mkdir()
 
     process = start(killed, ARGS)
     wait_for("outputs/train/runs/*/checkpoints/last.ckpt", killed, process)
@@ -86,10 +103,43 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert the_run(killed) == run  # continued in its own folder
     assert (run / "final_metrics.json").exists()
-    expected, resumed = final_weights(the_run(whole)), final_weights(run)
-    assert expected.keys() == resumed.keys()
-    for name in expected:
-        torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0)
+    assert_same_weights(final_weights(run), uninterrupted)
+
+
+class SigtermAt(L.Callback):
+    """A real SIGTERM to this process when the run has taken ``step`` optimizer steps."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("step", [25, 36])
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
+    tmp_path, monkeypatch, uninterrupted, step
+):
+    """SIGTERM after the 8th of epoch 1's 18 batches (and, for 36, after its last one): the
+    resumed run neither trains the epoch's first batches again nor draws other augmentations."""
+    every = fit.instantiate_all
+    monkeypatch.setattr(
+        fit,
+        "instantiate_all",
+        lambda cfg: (
+            [*every(cfg), SigtermAt(step)] if cfg and "save_on_interrupt" in cfg else every(cfg)
+        ),
+    )
+    with pytest.raises(Interrupted) as stop:
+        train(compose_train(ARGS, tmp_path))
+    assert stop.value.exit_code == 143
+    monkeypatch.undo()
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == step
+    train(compose_train([f"ckpt_path={last}"], tmp_path))
+    assert_same_weights(final_weights(tmp_path / "run"), uninterrupted)
 
 
 def test_the_csv_logger_appends_and_a_resume_forgets_the_rows_after_its_checkpoint(tmp_path):

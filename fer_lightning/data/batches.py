@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class FaceTensorDataset(Dataset):
@@ -41,19 +44,53 @@ class EpochSampler(Sampler[int]):
 
     def __init__(self, size: int, seed: int, epoch: int = 0, weights: Tensor | None = None):
         self.size, self.seed, self.epoch, self.weights = size, seed, epoch, weights
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def resume_at(self, epoch: int, done: int) -> None:
+        """The next order starts after its first ``done`` faces, if it is ``epoch``'s."""
+        self._resume = (epoch, done)
+
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
         if self.weights is None:
-            return iter(torch.randperm(self.size, generator=generator).tolist())
-        draw = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
-        return iter(draw.tolist())
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.multinomial(self.weights, self.size, True, generator=generator)
+        epoch, done = self._resume or (self.epoch, 0)
+        self._resume = None
+        # A checkpoint from the end of an epoch resumes into the next one, which starts whole.
+        return iter(order[done if epoch == self.epoch else 0 :].tolist())
+
+
+class ResumableLoader(DataLoader):
+    """The training loader, resumable in the middle of an epoch.
+
+    Lightning keeps a loader's ``state_dict`` in each checkpoint and gives it back on resume;
+    without one, a run stopped mid-epoch (SIGTERM, Ctrl-C, a step checkpoint) trained its
+    epoch's first batches a second time and never saw its last ones. The state is the epoch and
+    the faces Lightning counts as trained (``batches_done``: the loader itself has handed out one
+    more batch, which Lightning prefetched). Under several processes Lightning wraps the sampler
+    in its own, and a mid-epoch resume starts the epoch again, as without this class.
+    """
+
+    def __init__(self, *args: Any, batches_done: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done
+
+    def state_dict(self) -> dict[str, int]:
+        if not isinstance(self.sampler, EpochSampler) or self.batch_size is None:
+            return {}
+        return {"epoch": self.sampler.epoch, "faces_done": self.batches_done() * self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if isinstance(self.sampler, EpochSampler) and state:
+            self.sampler.resume_at(state["epoch"], state["faces_done"])
 
 
 def keep_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
 from fer_lightning.data.augment import Augmentation, build_augmentation
-from fer_lightning.data.batches import EpochSampler, FaceTensorDataset, keep_batch
+from fer_lightning.data.batches import EpochSampler, FaceTensorDataset, ResumableLoader, keep_batch
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.labels import LABEL_SETS
 from fer_lightning.data.relabel import relabel_ferplus, scheme_targets
@@ -202,7 +202,9 @@ class FERDataModule(L.LightningDataModule):
         self._check_options()
         hp = self.hparams
         batch_size = hp.batch_size if name == "train" else (hp.eval_batch_size or hp.batch_size)
-        return DataLoader(
+        # Training resumes mid-epoch where it stopped: the loader's place is in the checkpoint.
+        resumable = {"batches_done": self._batches_done} if name == "train" else {}
+        return (ResumableLoader if resumable else DataLoader)(
             self.dataset(name),
             batch_size=batch_size,
             sampler=sampler,
@@ -213,7 +215,14 @@ class FERDataModule(L.LightningDataModule):
             # Its own generator: creating an iterator then draws nothing from the global RNG,
             # which a resumed run does at another moment than an uninterrupted one.
             generator=torch.Generator().manual_seed(hp.shuffle_seed),
+            **resumable,
         )
+
+    def _batches_done(self) -> int:
+        """The batches of this epoch that Lightning has trained on (its own count)."""
+        if self.trainer is None:
+            return 0
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         labels = self.dataset("train").labels
