@@ -117,12 +117,8 @@ class SigtermAt(L.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-@pytest.mark.parametrize("step", [25, 36])
-def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
-    tmp_path, monkeypatch, uninterrupted, step
-):
-    """SIGTERM after the 8th of epoch 1's 18 batches (and, for 36, after its last one): the
-    resumed run neither trains the epoch's first batches again nor draws other augmentations."""
+def stopped_at(step: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ARGS in tmp_path/run, stopped by SIGTERM after ``step`` steps: its last.ckpt."""
     every = fit.instantiate_all
     monkeypatch.setattr(
         fit,
@@ -136,10 +132,32 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
     assert stop.value.exit_code == 143
     monkeypatch.undo()
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
-    assert checkpoint["global_step"] == step
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == step
+    return last
+
+
+@pytest.mark.parametrize("step", [25, 36])
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
+    tmp_path, monkeypatch, uninterrupted, step
+):
+    """SIGTERM after the 8th of epoch 1's 18 batches (and, for 36, after its last one): the
+    resumed run neither trains the epoch's first batches again nor draws other augmentations."""
+    last = stopped_at(step, tmp_path, monkeypatch)
     train(compose_train([f"ckpt_path={last}"], tmp_path))
     assert_same_weights(final_weights(tmp_path / "run"), uninterrupted)
+
+
+def test_a_checkpoint_from_inside_an_epoch_without_its_place_says_so(tmp_path, monkeypatch, caplog):
+    """One saved by an older version (no loader place, no RNG states) cannot resume exactly."""
+    last = stopped_at(25, tmp_path, monkeypatch)
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    del checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    checkpoint["callbacks"] = {
+        k: v for k, v in checkpoint["callbacks"].items() if "Reseed" not in k
+    }
+    torch.save(checkpoint, last)
+    train(compose_train([f"ckpt_path={last}"], tmp_path))
+    assert "saved inside epoch 1 by an older fer_lightning" in caplog.text
 
 
 def test_the_csv_logger_appends_and_a_resume_forgets_the_rows_after_its_checkpoint(tmp_path):

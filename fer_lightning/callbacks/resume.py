@@ -36,6 +36,17 @@ class ReseedEachEpoch(L.Callback):
         if resumed is not None and resumed["epoch"] == trainer.current_epoch:
             set_rng_states(resumed["rng"])
             self.epoch = trainer.current_epoch
+        elif (
+            0
+            < trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            < (trainer.num_training_batches)
+        ):
+            log.warning(
+                "This checkpoint was saved inside epoch %d by an older fer_lightning, without "
+                "the loader's place or the RNG states: the epoch goes on with its first batches "
+                "and other augmentations (resume from an epoch's checkpoint to avoid it)",
+                trainer.current_epoch,
+            )
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch = trainer.current_epoch
