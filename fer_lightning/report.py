@@ -62,6 +62,20 @@ def run_labels(table: pd.DataFrame) -> list[str]:
     return labels
 
 
+def markdown_tables(table: pd.DataFrame) -> list[str]:
+    """The results table, then the per-class recall table."""
+    recall = [c for c in table.columns if c.startswith("recall_")]
+    return [
+        blank_missing(table.drop(columns=recall)).to_markdown(
+            index=False, floatfmt=".4f", missingval=""
+        ),
+        "",
+        "Test recall per class:",
+        "",
+        table[["run", *recall]].to_markdown(index=False, floatfmt=".3f"),
+    ]
+
+
 def write_report(
     table: pd.DataFrame, curves: Sequence[pd.DataFrame | None], out: Path
 ) -> list[Path]:
@@ -76,19 +90,13 @@ def write_report(
         out / "loss_curves.png",
     ]
     table.to_csv(written[0], index=False)
-    shown = table.drop(columns=[c for c in table.columns if c.startswith("recall_")])
-    per_class = table[[c for c in table.columns if c.startswith("recall_")]]
-    markdown = [
-        blank_missing(shown).to_markdown(index=False, floatfmt=".4f", missingval=""),
-        "",
-        "Test recall per class:",
-        "",
-        pd.concat([table[["run"]], per_class], axis=1).to_markdown(index=False, floatfmt=".3f"),
-    ]
-    short = table[table["epochs"] < pd.to_numeric(table["max_epochs"], errors="coerce")]
-    if len(short):  # stopped by trainer.max_time or by hand: not the configured recipe's figure
+    # A run cut short (trainer.max_time, or stopped for good) is not its recipe's figure: it gets
+    # its own table, so the results table holds only runs trained to their configured end.
+    short = table["epochs"] < pd.to_numeric(table["max_epochs"], errors="coerce")
+    markdown = markdown_tables(table[~short]) if (~short).any() else ["No run reached its end."]
+    if short.any():
         markdown += ["", "Stopped before their configured end (not a result of the recipe):", ""]
-        markdown += [f"- {r.run}: {r.epochs} of {r.max_epochs} epochs" for r in short.itertuples()]
+        markdown += markdown_tables(table[short])[:1]
     written[1].write_text("\n".join(markdown) + "\n")
 
     labels = run_labels(table)
@@ -131,7 +139,9 @@ def fill_block(target: str, text: str) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m fer_lightning.report", description=__doc__)
-    parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
+    parser.add_argument(
+        "dirs", nargs="*", type=Path, help="run or sweep folders (none: redraw --ledger's rows)"
+    )
     parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
     parser.add_argument(
         "--labels",
@@ -152,17 +162,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         "it, the runs read now replace or join theirs, and it is written back",
     )
     args = parser.parse_args(argv)
+    if not args.dirs and not (args.ledger and args.out):
+        parser.error("give run folders, or --ledger CSV --out DIR to redraw the ledger's tables")
     with one_line_errors():
-        runs = find_runs(args.dirs)
-        root = args.dirs[0] if len(args.dirs) == 1 else None
-        if args.labels:
-            runs = [run for run in runs if labels_of(run_config(run)).startswith(args.labels)]
-            if not runs:
-                raise UserError(f"no finished runs with data.labels={args.labels} in those folders")
-        table = results_table(runs, root)
-        curves = dict(zip(table["run"], map(epoch_curves, runs), strict=True))
+        table, curves = pd.DataFrame({"run": []}), {}
+        if args.dirs:
+            runs = find_runs(args.dirs)
+            root = args.dirs[0] if len(args.dirs) == 1 else None
+            if args.labels:
+                runs = [run for run in runs if labels_of(run_config(run)).startswith(args.labels)]
+                if not runs:
+                    raise UserError(f"no finished runs with data.labels={args.labels} there")
+            table = results_table(runs, root)
+            curves = dict(zip(table["run"], map(epoch_curves, runs), strict=True))
         if args.ledger:
             table = merge_into_ledger(table, read_ledger(args.ledger))
+            if table.empty:
+                raise UserError(f"--ledger {args.ledger}: no such file, and no runs to start it")
         rows_curves = [curves.get(name) for name in table["run"]]
         written = write_report(table, rows_curves, args.out or args.dirs[0])
         if args.ledger:

@@ -155,8 +155,9 @@ def test_an_ablations_change_is_its_own_column(tmp_path):
     assert other_overrides(tmp_path) is None
 
 
-def test_a_run_stopped_by_max_time_is_named_under_the_table(tmp_path):
-    """A run cut short (trainer.max_time) is not its recipe's figure: results.md says so."""
+def test_a_run_stopped_by_max_time_is_kept_out_of_the_results_table(tmp_path):
+    """A run cut short (trainer.max_time) is not its recipe's figure: results.md shows it in a
+    table of its own, below the results table."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     args = [*TINY_RUN, *ALL_OUTPUTS, "trainer.max_epochs=200", "trainer.max_time=00:00:00:01"]
@@ -169,7 +170,9 @@ def test_a_run_stopped_by_max_time_is_named_under_the_table(tmp_path):
     assert row.epochs < row.max_epochs == 200
     assert "trainer.max_time=00:00:00:01" in row.overrides and "logger=" not in row.overrides
     text = (tmp_path / "report" / "results.md").read_text()
-    assert f"- {row.run}: {row.epochs} of 200 epochs" in text
+    results, stopped = text.split("Stopped before their configured end")
+    assert results.strip() == "No run reached its end." and row.run not in results
+    assert f"| {row.run} |" in stopped and "Test recall" not in stopped
 
 
 def test_report_fills_its_block_of_a_readme_and_nothing_else(sweep, tmp_path):
@@ -247,6 +250,10 @@ def test_the_ledger_keeps_runs_whose_folders_are_gone(sweep, tmp_path):
     cells = {row[1]: row[header.index("seed")] for row in rows}
     # The seed the ledger lacks is blank, and whole numbers stay whole beside it (not 42.0000).
     assert cells["2026-01-01_00-00-00_gone_p1"] == "" and cells["0"] == "42"
+    # With no run folders at all, the ledger alone redraws the same tables.
+    report_main(["--ledger", str(ledger), "--out", str(tmp_path / "c")])
+    assert (tmp_path / "c" / "results.md").read_text() == text
+    assert pd.read_csv(ledger, dtype={"run": str}).equals(merged)
 
 
 @pytest.mark.parametrize(

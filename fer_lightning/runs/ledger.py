@@ -16,6 +16,9 @@ import pandas as pd
 from fer_lightning.atomic import replaced_atomically
 from fer_lightning.errors import UserError
 
+# The counts among a results row's columns (fer_lightning.runs.results.run_row).
+WHOLE_NUMBERS = {"seed", "epochs", "max_epochs", "params"}
+
 
 def read_ledger(path: Path) -> pd.DataFrame | None:
     """The ledger's rows, or None where there is none yet (the first report starts it)."""
@@ -46,14 +49,13 @@ def _column_order(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
 def merge_into_ledger(table: pd.DataFrame, ledger: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of runs read now, with the ledger's rows of every other run, in run-name order
     (run names begin with their start time)."""
-    if ledger is None or ledger.empty:
-        return table.sort_values("run", kind="stable").reset_index(drop=True)
-    kept = ledger[~ledger["run"].isin(table["run"])]
-    merged = pd.concat([kept, table], ignore_index=True)[_column_order(table, ledger)]
-    # A column of whole numbers turns float where one source lacks it (NaN); print it whole.
-    for column in merged.columns:
-        if any(pd.api.types.is_integer_dtype(t[column]) for t in (table, ledger) if column in t):
-            merged[column] = merged[column].astype("Int64")
+    merged = table
+    if ledger is not None and not ledger.empty:
+        kept = ledger[~ledger["run"].isin(table["run"])]
+        merged = pd.concat([kept, table], ignore_index=True)[_column_order(table, ledger)]
+    # A count turns float where a row lacks it (NaN): keep it whole, or it prints as 42.0000.
+    for column in WHOLE_NUMBERS.intersection(merged.columns):
+        merged[column] = pd.to_numeric(merged[column]).astype("Int64")
     return merged.sort_values("run", kind="stable").reset_index(drop=True)
 
 
