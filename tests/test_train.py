@@ -69,8 +69,8 @@ def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
     result = run_cli(
         [
             "data=synthetic",
-            "data.synthetic_size=3000",
-            "data.batch_size=64",
+            "data.synthetic_size=1200",
+            "data.batch_size=32",
             "model=emo1",
             "trainer=cpu",
             "trainer.max_epochs=3",
