@@ -99,6 +99,17 @@ def test_seed_runs_carry_the_reports_own_accuracy(tmp_path):
     assert row["experiment"] == "seed_emo5" and row["test_acc"] == 0.6
 
 
+def test_a_run_folder_given_alone_is_named_and_its_cpu_plainly(sweep, tmp_path):
+    from fer_lightning.runs.results import hardware
+
+    report_main([str(sweep / "1"), "--out", str(tmp_path)])
+    assert pd.read_csv(tmp_path / "results.csv")["run"].astype(str).tolist() == ["1"]
+    info = tmp_path / "run" / ".hydra" / "run_info.json"
+    info.parent.mkdir(parents=True)
+    info.write_text(json.dumps({"machine": {"cpu": "Intel(R) Xeon(R) Processor", "cpus": 2}}))
+    assert hardware(tmp_path / "run") == "Intel Xeon Processor, 2 cores"
+
+
 def test_a_run_resumed_by_a_newer_version_has_its_whole_loss_curve(tmp_path):
     """Epochs logged as train/loss_epoch, then (after a resume) as train/loss: one series."""
     pd.DataFrame(

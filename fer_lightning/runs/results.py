@@ -9,6 +9,7 @@ overrides a table shows) is written once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def hardware(run: Path) -> str | None:
     machine = json.loads(infos[0].read_text()).get("machine", {})
     if machine.get("cuda"):
         return machine["cuda"]
-    return f"{machine.get('cpu') or 'CPU'}, {machine.get('cpus')} cores"
+    # /proc/cpuinfo's trademark signs ("Intel(R) Xeon(R) Processor") only widen the column.
+    cpu = re.sub(r"\((R|TM)\)", "", machine.get("cpu") or "CPU", flags=re.IGNORECASE)
+    return f"{cpu}, {machine.get('cpus')} cores"
 
 
 def precision(run: Path, metrics: dict[str, object]) -> str | None:
@@ -123,7 +126,10 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
     experiment = choices.get("experiment")
     train_s = metrics.get("train_time_s")
     row: dict[str, object] = {
-        "run": str(run.relative_to(root)) if root and run.is_relative_to(root) else run.name,
+        # A run folder given alone is its own root: name it, not ".".
+        "run": str(run.relative_to(root))
+        if root and root != run and run.is_relative_to(root)
+        else run.name,
         "experiment": experiment,
         "labels": labels_of(cfg),
         "seed": cfg.get("seed"),
