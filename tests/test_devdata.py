@@ -26,8 +26,9 @@ def test_pack_then_unpack_gives_the_same_faces(write_csv, tmp_path):
     images[1] = 255
     source = write_csv(csv_text(images, labels, usage), "fer2013.csv.gz")
     packed, back = tmp_path / "carry" / "fer.npz", tmp_path / "back.csv"
+    script = devdata()
     for action, a, b in (("pack", source, packed), ("unpack", packed, back)):
-        devdata().main([action, str(a), str(b)])
+        script.main([action, str(a), str(b)])
     faces = read_fer_csv(back)
     np.testing.assert_array_equal(faces.images, images)
     np.testing.assert_array_equal(faces.labels, labels)
