@@ -91,9 +91,20 @@ def pick_device(option: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(option)
+        device = torch.device(option)
     except RuntimeError:
         raise UserError(f"device={option!r} is unknown: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device={option}: this machine has no CUDA GPU; use device=cpu or auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(
+            f"device={option}: there are {torch.cuda.device_count()} GPUs (cuda:0 to "
+            f"cuda:{torch.cuda.device_count() - 1}); use one of them or device=auto"
+        )
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and not (mps and mps.is_available()):
+        raise UserError(f"device={option}: this machine has no Apple GPU; use device=cpu or auto")
+    return device
 
 
 class Classifier:
@@ -115,7 +126,8 @@ class Classifier:
         self.class_names: tuple[str, ...] = tuple(self.module.class_names)
         self.device = pick_device(device)
         self.net = self.module.net.to(self.device).eval()
-        data_cfg = OmegaConf.merge(self.config.data, dict(data or {}))
+        # The data cache is this machine's choice (eval passes it), never the checkpoint's.
+        data_cfg = OmegaConf.merge(self.config.data, {"cache_dir": None}, dict(data or {}))
         self.datamodule = datamodule_from_config(
             data_cfg, self.config.get("aug"), len(self.class_names), tta=tta
         )

@@ -1,4 +1,4 @@
-"""Checkpoints read safely: tensors and plain data only, the config's targets allowed."""
+"""Checkpoints read safely: tensors and plain data only, the config resolved and checked."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from fer_lightning.errors import UserError
-from fer_lightning.runs.allowed_targets import check_targets, update_moved
+from fer_lightning.runs.stored_config import safe_config
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -36,6 +36,5 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
         raise UserError(f"{path}: not a fer_lightning checkpoint (no run config inside)")
-    update_moved(hparams["config"])
-    check_targets(hparams["config"], path)
+    hparams["config"] = safe_config(hparams["config"], path)
     return checkpoint

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from fer_lightning.callbacks.moved_run import MovedRun
 from fer_lightning.cli import instantiate_all
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.labels import LABEL_SETS
@@ -145,6 +146,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     precision = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     loggers = instantiate_all(cfg.get("logger"))
     if cfg.get("ckpt_path"):  # rows logged after the checkpoint are logged again
+        callbacks.append(MovedRun(str(output_dir)))  # a copied or moved run keeps to its folder
         step = resume.checkpoint_step(cfg.ckpt_path)
         for logger in loggers:
             if isinstance(logger, ResumableCSVLogger) and rank_zero_only.rank == 0:
