@@ -1,11 +1,15 @@
 """A parse-once cache of FaceSets as uncompressed .npz, keyed on the source and the parser.
 
-Images, labels, Usage and, where the source brought them (FER+'s image folders), the FER+ votes.
+Images, labels, Usage and, where the source brought them (FER+'s image folders), the FER+ votes;
+the rows a reader skipped as bad, which FER+ votes joined by row number must skip too.
 
 The key (source path, its content's SHA-256, parser version, reader options) is stored in the
-file and compared on load, so a changed source or a new parser rebuilds it. A cache that
-cannot be read is rebuilt, never trusted; writes go to a temporary file renamed into place, so a
-killed run leaves the previous cache or none, never half of one.
+file and compared on load, so a changed source or a new parser rebuilds it. A SHA-256 of the
+arrays is stored beside them and checked on load: arrays edited in the file (labels all set to
+one emotion, faces swapped) are rebuilt, never served. It guards against edits and damage, not
+against someone who rewrites the checksum too. A cache that cannot be read is rebuilt, never
+trusted; writes go to a temporary file renamed into place, so a killed run leaves the previous
+cache or none, never half of one.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from fer_lightning.data.labels import NUM_CLASSES, USAGES
 
 log = logging.getLogger(__name__)
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 """Bump when a reader's output for the same file changes: every cache is then rebuilt."""
 
 
@@ -42,6 +46,21 @@ def file_stamp(path: Path) -> dict[str, Any]:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+ARRAYS = ("images", "labels", "usage", "votes", "skipped_rows")
+"""The FaceSet arrays a cache holds (votes and skipped rows only where the source had them)."""
+
+
+def arrays_checksum(arrays: dict[str, np.ndarray], source: str) -> str:
+    """SHA-256 over each stored array's name, dtype, shape and bytes, and the source name."""
+    digest = hashlib.sha256(source.encode())
+    for name in ARRAYS:
+        if name in arrays:
+            array = np.ascontiguousarray(arrays[name])
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
 
 
 def cache_key(path: Path, stamp: dict[str, Any], options: dict[str, Any]) -> str:
@@ -67,16 +86,19 @@ def read_cache(file: Path, key: str, with_votes: bool = False) -> FaceSet | None
             if str(npz["key"]) != key:
                 log.info("Cache %s is stale (the source or the parser changed): rebuilding", file)
                 return None
-            faces = FaceSet(
-                images=npz["images"],
-                labels=npz["labels"],
-                usage=npz["usage"],
-                source=str(npz["source"]),
-                # FER+'s image folders bring their votes; FaceSet checks their dtype and shape.
-                votes=npz["votes"] if "votes" in npz.files else None,
-            )
+            arrays = {name: npz[name] for name in ARRAYS if name in npz.files}
+            source, stored = str(npz["source"]), str(npz["checksum"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         log.warning("Cache %s is unreadable (%s): rebuilding", file, type(error).__name__)
+        return None
+    if arrays_checksum(arrays, source) != stored:
+        log.warning("Cache %s does not match its checksum (edited or damaged): rebuilding", file)
+        return None
+    try:
+        # FER+'s image folders bring their votes; FaceSet checks their dtype and shape.
+        faces = FaceSet(source=source, **arrays)
+    except (TypeError, ValueError) as error:
+        log.warning("Cache %s is unreadable (%s): rebuilding", file, error)
         return None
     problem = impossible_values(faces, with_votes)
     if problem:
@@ -99,16 +121,16 @@ def impossible_values(faces: FaceSet, with_votes: bool = False) -> str | None:
 
 
 def write_cache(file: Path, key: str, faces: FaceSet) -> None:
+    arrays = {name: getattr(faces, name) for name in ARRAYS}
+    arrays = {name: array for name, array in arrays.items() if array is not None}
+    checksum = arrays_checksum(arrays, faces.source)
     with replaced_atomically(file, "wb") as f:
-        votes = {} if faces.votes is None else {"votes": faces.votes}
         np.savez(
             f,
             key=np.array(key),
-            images=faces.images,
-            labels=faces.labels,
-            usage=faces.usage,
             source=np.array(faces.source),
-            **votes,
+            checksum=np.array(checksum),
+            **arrays,
         )
 
 

@@ -111,7 +111,10 @@ def read_fer_csv(path: str | Path, on_bad_rows: str = "error") -> FaceSet:
         keep = np.ones(n, dtype=bool)
         keep[rows] = False
         images, labels, usage = images[keep], labels[keep], usage[keep]
-    return FaceSet(images=images, labels=labels, usage=usage, source=str(path))
+    skipped = np.array(sorted(problems), dtype=np.int64) if problems else None
+    return FaceSet(
+        images=images, labels=labels, usage=usage, source=str(path), skipped_rows=skipped
+    )
 
 
 def read_frames(path: Path) -> Iterator[pd.DataFrame]:

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from fer_lightning.data.augment import Augmentation, build_augmentation
 from fer_lightning.data.batches import EpochSampler, FaceTensorDataset, ResumableLoader, keep_batch
+from fer_lightning.data.checks import check_labelled, check_numbers
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.labels import LABEL_SETS
 from fer_lightning.data.relabel import relabel_ferplus, scheme_targets
@@ -22,20 +23,6 @@ from fer_lightning.data.split import SPLITS, describe_empty, split_indices
 from fer_lightning.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-def check_numbers(
-    batch_size: object, eval_batch_size: object, train_ratio: object, val_ratio: object
-) -> None:
-    """Sizes and ratios, checked when the options are read, not an epoch later."""
-    for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-        if value is None and name == "eval_batch_size":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DataError(f"data.{name}={value!r}: give a whole number of faces, at least 1")
-    for name, value in (("train_ratio", train_ratio), ("val_ratio", val_ratio)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-            raise DataError(f"data.{name}={value!r}: give a fraction in [0, 1), e.g. 0.1")
 
 
 class FERDataModule(L.LightningDataModule):
@@ -83,17 +70,20 @@ class FERDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["augmentation"], logger=False)
         self.augmentation = augmentation or Augmentation()
         self.faces: FaceSet | None = None
+        self._read_faces: FaceSet | None = None  # as the source gave them, before any split
         self.indices: dict[str, np.ndarray] = {}
         self.datasets: dict[str, FaceTensorDataset] = {}
+        # Splits the FER+ votes left empty, and why (named instead of the split options).
+        self.emptied_by_votes: dict[str, str] = {}
         # Which split the test loop reads: evaluation of a checkpoint may ask for "val".
         self.test_split = "test"
 
     # -- loading -----------------------------------------------------------------------------
-    def load(self) -> FaceSet:
-        """Load the source once; later calls reuse it."""
-        if self.faces is None:
+    def _read(self) -> FaceSet:
+        """The source's faces, read once."""
+        if self._read_faces is None:
             hp = self.hparams
-            self.faces = load_faces(
+            self._read_faces = load_faces(
                 hp.source,
                 hp.path,
                 on_bad_rows=hp.on_bad_rows,
@@ -101,6 +91,13 @@ class FERDataModule(L.LightningDataModule):
                 synthetic_size=hp.synthetic_size,
                 synthetic_seed=hp.synthetic_seed,
             )
+        return self._read_faces
+
+    def load(self) -> FaceSet:
+        """Load the source once; later calls reuse it."""
+        if self.faces is None:
+            hp = self.hparams
+            self.faces = self._read()
             if hp.labels == "fer2013" and self.faces.votes is not None:
                 raise DataError(
                     f"{self.faces.source}: FER+'s image folders hold FER+ votes, not FER2013 "
@@ -109,7 +106,7 @@ class FERDataModule(L.LightningDataModule):
             hp_split = {k: hp[k] for k in ("train_ratio", "val_ratio", "val_usage", "test_usage")}
             self.indices = split_indices(self.faces, hp.split, seed=hp.split_seed, **hp_split)
             if hp.labels == "ferplus":
-                self.faces, self.indices = relabel_ferplus(
+                self.faces, self.indices, self.emptied_by_votes = relabel_ferplus(
                     self.faces,
                     self.indices,
                     hp.ferplus_path,
@@ -126,6 +123,8 @@ class FERDataModule(L.LightningDataModule):
         return self.faces
 
     def setup(self, stage: str | None = None) -> None:
+        if stage in ("fit", "validate", "test"):
+            check_labelled(self._read(), self.hparams.labels)
         faces = self.load()
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": (self.test_split,)}.get(
             stage or "", SPLITS if stage is None else ()
@@ -147,6 +146,8 @@ class FERDataModule(L.LightningDataModule):
         """
         if name not in self.datasets:
             faces, index = self.load(), self.indices[name]
+            if len(index) == 0 and name in self.emptied_by_votes:
+                raise DataError(self.emptied_by_votes[name])
             if len(index) == 0:
                 hp = self.hparams
                 raise DataError(

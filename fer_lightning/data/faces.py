@@ -17,7 +17,9 @@ class FaceSet:
     source records no usage. Relabelled sets (FER+) carry their ``class_names`` and may carry
     ``targets``, a training target distribution per face (a row of zeros: not for training).
     ``votes`` are FER+'s ten vote counts per face where the source brought them (FER+'s image
-    folders): ``data.labels=ferplus`` then needs no separate vote file.
+    folders): ``data.labels=ferplus`` then needs no separate vote file. ``skipped_rows`` are
+    the 0-based rows of the source file left out as bad (``data.on_bad_rows=skip``): FER+
+    votes, joined to a CSV by row number, leave them out too.
     """
 
     images: np.ndarray  # uint8 [N, 48, 48]
@@ -27,6 +29,7 @@ class FaceSet:
     class_names: tuple[str, ...] = EMOTIONS
     targets: np.ndarray | None = None  # float32 [N, classes]
     votes: np.ndarray | None = None  # uint8 [N, 10]: FER+ vote counts, in VOTE_COLUMNS order
+    skipped_rows: np.ndarray | None = None  # int64 [K]: source rows left out, ascending
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -42,6 +45,12 @@ class FaceSet:
             raise ValueError(
                 f"votes must be uint8 [N, 10], got {self.votes.dtype} {self.votes.shape}"
             )
+
+    @property
+    def source_rows(self) -> np.ndarray:
+        """The 0-based row of the source file each face came from."""
+        skipped = self.skipped_rows if self.skipped_rows is not None else np.empty(0, np.int64)
+        return np.delete(np.arange(len(self) + len(skipped)), skipped)
 
     def __len__(self) -> int:
         return len(self.images)

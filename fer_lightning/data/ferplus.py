@@ -75,6 +75,7 @@ DROP_REASONS: tuple[str, ...] = (
     "not a face (NF majority)",
     "unknown majority",
     "unknown or NF among the top votes",
+    "no votes at all",
     "no votes left after outlier removal",
     "no clear majority",
 )
@@ -250,12 +251,12 @@ def drop_reasons(
 
     Decided on the (cleaned) votes alone, in the order of ``DROP_REASONS``: NF or unknown
     with more than half of the votes; unknown or NF tied for or holding the most votes; no
-    votes left (every column had one); otherwise the emotions are too split for the scheme.
+    votes in the file; no votes left (every column had one); otherwise the emotions are too
+    split for the scheme.
     Every reason is a key, zeros included.
     """
-    c = _counts(votes).astype(np.int64)
-    if clean:
-        c = clean_votes(c)
+    raw = _counts(votes).astype(np.int64)
+    c = clean_votes(raw) if clean else raw
     keep = np.asarray(keep, dtype=bool)
     total = c.sum(axis=1)
     top = c.max(axis=1)
@@ -264,10 +265,11 @@ def drop_reasons(
             2 * c[:, NOT_A_FACE] > total,
             2 * c[:, UNKNOWN] > total,
             (total > 0) & ((c[:, UNKNOWN] == top) | (c[:, NOT_A_FACE] == top)),
+            raw.sum(axis=1) == 0,
             total == 0,
         ],
-        [0, 1, 2, 3],
-        default=4,
+        [0, 1, 2, 3, 4],
+        default=5,
     )
     counts = np.bincount(reasons[~keep], minlength=len(DROP_REASONS))
     return dict(zip(DROP_REASONS, counts.tolist(), strict=True))

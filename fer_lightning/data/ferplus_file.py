@@ -1,13 +1,15 @@
 """The FER+ vote file (fer2013new.csv): read row by row, checked against the FER2013 CSV.
 
 One ``DataError`` line for each kind of bad input (file, 1-based row); nothing is skipped, so
-the two files always line up by row number.
+the two files always line up by row number. Its ``Image name`` column shows rows that moved
+within a Usage (``ferplus_names``).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_lightning.data.csv_source import check_file, is_gzip, where
+from fer_lightning.data.csv_source import is_gzip, where
+from fer_lightning.data.ferplus_names import NameBreak, first_break, name_numbers
 from fer_lightning.data.labels import FERPLUS_EMOTIONS, USAGES
 from fer_lightning.errors import DataError
+
+log = logging.getLogger(__name__)
 
 VOTE_COLUMNS: tuple[str, ...] = (*FERPLUS_EMOTIONS, "unknown", "NF")
 """The ten vote columns of fer2013new.csv: the eight emotions, then unknown and NF."""
@@ -39,6 +44,7 @@ class FerPlusVotes:
     usage: np.ndarray  # int8 [N]: indices into USAGES
     votes: np.ndarray  # uint8 [N, 10]: counts in VOTE_COLUMNS order
     source: str  # the file, for messages
+    names: np.ndarray | None = None  # int64 [N]: the face number of each Image name, or -1
 
     def __post_init__(self) -> None:
         n = len(self.usage)
@@ -67,7 +73,7 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
             f"no FER+ vote file at {path}: download fer2013new.csv from "
             "github.com/microsoft/FERPlus and pass data.ferplus_path=/path/to/fer2013new.csv"
         )
-    check_file(path)
+    _check_file(path)
     frame = _read_frame(path)
     missing = [c for c in ("Usage", *VOTE_COLUMNS) if c not in frame.columns]
     if missing:
@@ -88,10 +94,36 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
         raise DataError(f"{path}: has a header but no rows")
     votes, problems = _parse_votes(frame)
     usage = _parse_usage(frame["Usage"], problems)
+    names = None
+    if "Image name" in frame.columns:
+        names = name_numbers(frame["Image name"], problems)
+    else:
+        log.warning(
+            "%s: no 'Image name' column, so rows dropped, doubled or reordered within a Usage "
+            "cannot be found; the official fer2013new.csv has one",
+            path,
+        )
     if problems:
         row = min(problems)
         raise DataError(f"{where(path, row)}: {problems[row]}")
-    return FerPlusVotes(usage=usage, votes=votes, source=str(path))
+    return FerPlusVotes(usage=usage, votes=votes, source=str(path), names=names)
+
+
+def _check_file(path: Path) -> None:
+    """A readable, non-empty file; a folder is named as the wrong thing for this option."""
+    if path.is_dir():
+        inside = path / "fer2013new.csv"
+        folders = any((path / name).is_dir() for name in ("FER2013Train", "FER2013Valid"))
+        fix = (
+            f"data.ferplus_path={inside}"
+            if inside.is_file()
+            else f"FER+'s image folders bring their votes: data=ferplus_folder data.path={path}"
+            if folders
+            else "give FER+'s fer2013new.csv (github.com/microsoft/FERPlus)"
+        )
+        raise DataError(f"data.ferplus_path={path} is a folder, expected FER+'s vote file: {fix}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -182,23 +214,47 @@ def _usage_name(code: int) -> str:
     return USAGES[code] if 0 <= code < len(USAGES) else "(none)"
 
 
-def check_aligned(votes: FerPlusVotes, usage: np.ndarray, fer_source: str) -> None:
+def check_aligned(
+    votes: FerPlusVotes,
+    usage: np.ndarray,
+    fer_source: str,
+    skipped_rows: np.ndarray | None = None,
+) -> None:
     """Fail unless the FER+ rows line up with the FER2013 CSV's (``usage``: its int8 codes).
 
     FER+'s README and ``generate_training_data.py`` pair the two files by row number only, so
-    the row count and every row's Usage must match; the message names the first row that
-    differs.
+    the row count and every row's Usage must match, and the image names must count the faces
+    (rows moved within a Usage); the message names the first row that differs.
+    ``skipped_rows``: the CSV's rows left out as bad, which still count.
     """
     usage = np.asarray(usage)
-    if len(votes) != len(usage):
+    skipped = np.empty(0, np.int64) if skipped_rows is None else np.asarray(skipped_rows)
+    total = len(usage) + len(skipped)
+    moved = None if votes.names is None else first_break(votes.names, votes.usage)
+    if len(votes) != total:
+        bad = f" ({len(skipped)} skipped as bad by data.on_bad_rows=skip)" if len(skipped) else ""
+        first = f" ({_moved(votes, moved)})" if moved else ""
         raise DataError(
-            f"{votes.source} has {len(votes)} rows but {fer_source} has {len(usage)}: {ALIGN_HINT}"
+            f"{votes.source} has {len(votes)} rows but {fer_source} has {total}{bad}{first}: "
+            f"{ALIGN_HINT}"
         )
-    differ = np.flatnonzero(votes.usage != usage)
+    rows = np.delete(np.arange(total), skipped)
+    differ = rows[votes.usage[rows] != usage]
     if differ.size:
         row = int(differ[0])
         raise DataError(
             f"{where(Path(votes.source), row)} has Usage {_usage_name(votes.usage[row])} but "
-            f"row {row + 1} of {fer_source} has Usage {_usage_name(int(usage[row]))} "
+            f"row {row + 1} of {fer_source} has Usage "
+            f"{_usage_name(int(usage[np.searchsorted(rows, row)]))} "
             f"({differ.size} rows differ): {ALIGN_HINT}"
         )
+    if moved:
+        raise DataError(
+            f"{_moved(votes, moved)}, so rows were dropped, doubled or reordered at or above "
+            "it and the votes no longer fall on their faces: use the official fer2013new.csv "
+            "unedited (it matches the FER2013 CSV row for row)"
+        )
+
+
+def _moved(votes: FerPlusVotes, moved: NameBreak) -> str:
+    return f"{where(Path(votes.source), moved.row)}: {moved.describe()}"

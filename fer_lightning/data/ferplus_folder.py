@@ -15,8 +15,14 @@ committed votes are not fer2013new.csv's. The faces come with their votes, so
 Each bad line is one ``DataError`` naming the label.csv and its row (``data.on_bad_rows=skip``
 drops it, and the log counts them): a name with no image beside it, a box that is not four
 integers inside the image, votes that are not ten non-negative integers, an image that cannot
-be decoded, is not 48x48 or cannot be made grey. A box smaller than the image is cropped and
-scaled to 48x48, as FER+'s reader crops it; colour images are made grey and counted.
+be decoded, is not 48x48 or cannot be made grey, or is above the pixel limit
+(``FER_MAX_PIXELS``, checked before decoding, like any file that cannot be read), a name given
+again with other votes or box. A box smaller than the image is cropped and scaled to 48x48, as
+FER+'s reader crops it; colour images are made grey and counted.
+
+A line repeated exactly is loaded once, with a warning, not refused: fer2013new.csv gives a few
+faces that FER2013 holds twice one name, and FER+'s script then writes the same line twice, so
+refusing would refuse FER+'s own folders; loading it twice would weigh that face double.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from fer_lightning.data.ferplus_file import MAX_VOTE, VOTE_COLUMNS
 from fer_lightning.data.folder_source import decode_all
 from fer_lightning.data.labels import IMAGE_SIZE, USAGES
 from fer_lightning.errors import DataError
+from fer_lightning.pixel_limit import TooManyPixels, open_image
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +123,7 @@ def list_ferplus_folder(root: Path, on_bad_rows: str = "error") -> FerPlusListin
             "layout, written by its generate_training_data.py)"
             + ("; train/ and test/ are FER2013's layout: use data=fer2013_folder" if kaggle else "")
         )
-    files, boxes, votes, usage, rows, bad = [], [], [], [], [], []
+    files, boxes, votes, usage, rows, bad, repeats = [], [], [], [], [], [], []
     label_files = []
     for folder, folder_usage in folders:
         label_csv = folder / LABEL_FILE
@@ -126,7 +133,7 @@ def list_ferplus_folder(root: Path, on_bad_rows: str = "error") -> FerPlusListin
                 "github.com/microsoft/FERPlus, data/) belongs beside its images"
             )
         label_files.append(label_csv)
-        named = set()
+        named: dict[str, tuple[int, tuple]] = {}  # name -> (row, (box, votes))
         try:
             with label_csv.open(newline="", encoding="utf-8-sig") as f:
                 reader = csv.reader(f)
@@ -135,6 +142,17 @@ def list_ferplus_folder(root: Path, on_bad_rows: str = "error") -> FerPlusListin
                         continue  # a blank line
                     where = f"{label_csv}: row {reader.line_num}"
                     parsed = parse_line(fields, folder)
+                    if not isinstance(parsed, str) and parsed[0].name in named:
+                        first, content = named[parsed[0].name]
+                        if content == parsed[1:]:
+                            repeats.append(
+                                f"{label_csv}: {parsed[0].name}, rows {first} and {reader.line_num}"
+                            )
+                            continue
+                        parsed = (
+                            f"names {parsed[0].name} again, with other votes or face box than "
+                            f"row {first}: keep the line with its right votes"
+                        )
                     if isinstance(parsed, str):
                         if on_bad_rows == "error":
                             raise DataError(
@@ -142,7 +160,7 @@ def list_ferplus_folder(root: Path, on_bad_rows: str = "error") -> FerPlusListin
                             )
                         bad.append(f"{where}: {parsed}")
                         continue
-                    named.add(parsed[0].name)
+                    named[parsed[0].name] = (reader.line_num, parsed[1:])
                     files.append(parsed[0])
                     boxes.append(parsed[1])
                     votes.append(parsed[2])
@@ -153,6 +171,14 @@ def list_ferplus_folder(root: Path, on_bad_rows: str = "error") -> FerPlusListin
         unnamed = sum(1 for p in folder.glob("*.png") if p.name not in named)
         if unnamed:
             log.warning("%s: left out %d PNG(s) its label.csv does not name", folder, unnamed)
+    if repeats:
+        log.warning(
+            "%s: %d label.csv line(s) repeat an earlier line exactly; each face is loaded once "
+            "(first: %s)",
+            root,
+            len(repeats),
+            repeats[0],
+        )
     if bad:
         log.warning("%s: skipped %d bad label.csv row(s) (first: %s)", root, len(bad), bad[0])
     if not files:
@@ -171,7 +197,7 @@ def decode_boxed(item: tuple[Path, Box]) -> Decoded:
     """A 48x48 image, made grey, cropped to its face box and scaled back if the box is smaller."""
     file, (x, y, w, h) = item
     try:
-        with Image.open(file) as image:
+        with open_image(file) as image:
             if image.size != (IMAGE_SIZE, IMAGE_SIZE):
                 return None, False, f"{file.name} is {image.width}x{image.height}, expected 48x48"
             coloured = image.mode not in GREY_MODES
@@ -180,6 +206,8 @@ def decode_boxed(item: tuple[Path, Box]) -> Decoded:
                 grey = grey.crop((x, y, x + w, y + h))
                 grey = grey.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
             return np.asarray(grey, dtype=np.uint8), coloured, ""
+    except TooManyPixels as error:
+        return None, False, f"{file.name}: {str(error).removeprefix(f'{file}: ')}"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         text = str(error).splitlines()[0] if str(error) else "unreadable"
         return None, False, f"{file.name} cannot be decoded as a grey image ({text})"

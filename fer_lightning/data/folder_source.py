@@ -5,7 +5,9 @@ the download kept it (the popular JPEG copy's ``test/`` mixes both test Usages a
 their only record); otherwise train/ is Training and test/ is PrivateTest, the final test
 split, except where Emotion-detection's layout can be split by its numbering (see
 ``folder_layouts``). Images are decoded by PIL in a pool of processes, so all cores work; other
-sizes and colour images are converted to 48x48 grayscale and counted.
+sizes and colour images are converted to 48x48 grayscale and counted. An image above the pixel
+limit (``FER_MAX_PIXELS``, read from its header before decoding) is a file that cannot be read,
+like a corrupt one: one error line, or left out and counted with ``data.on_bad_rows=skip``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fer_lightning.data.folder_layouts import (
 )
 from fer_lightning.data.labels import IMAGE_SIZE, USAGES
 from fer_lightning.errors import DataError
+from fer_lightning.pixel_limit import TooManyPixels, open_image
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +127,20 @@ def list_folder(root: Path, on_bad_rows: str = "error") -> FolderListing:
 
 
 def decode_face(file: Path) -> tuple[np.ndarray | None, bool, bool, str]:
-    """(48x48 uint8 image or None, was resized, had colour, error)."""
+    """(48x48 uint8 image or None, was resized, had colour, why it cannot be read)."""
     try:
-        with Image.open(file) as image:
+        with open_image(file) as image:
             coloured = image.mode not in ("L", "1", "I;16", "I")
             gray = image.convert("L")
             resized = gray.size != (IMAGE_SIZE, IMAGE_SIZE)
             if resized:
                 gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
             return np.asarray(gray, dtype=np.uint8), resized, coloured, ""
+    except TooManyPixels as error:
+        return None, False, False, str(error).removeprefix(f"{file}: ")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        return None, False, False, str(error).splitlines()[0] if str(error) else "unreadable"
+        text = str(error).splitlines()[0] if str(error) else "unreadable"
+        return None, False, False, f"cannot be decoded as an image ({text})"
 
 
 def decode_chunk(files: list[Path]) -> list[tuple[np.ndarray | None, bool, bool, str]]:
@@ -179,10 +185,9 @@ def read_face_folder(
         if image is None:
             if on_bad_rows == "error":
                 raise DataError(
-                    f"{listing.files[i]}: cannot be decoded as an image ({error}); "
-                    "data.on_bad_rows=skip drops such files"
+                    f"{listing.files[i]}: {error}; data.on_bad_rows=skip drops such files"
                 )
-            bad.append(i)
+            bad.append((i, error))
             continue
         images[i] = image
         n_resized += resized
@@ -196,12 +201,14 @@ def read_face_folder(
         )
     keep = np.ones(len(decoded), dtype=bool)
     if bad:
-        keep[bad] = False
+        keep[[i for i, _ in bad]] = False
+        first, why = bad[0]
         log.warning(
-            "%s: skipped %d file(s) that could not be decoded (first: %s)",
+            "%s: skipped %d file(s) that could not be decoded (first: %s: %s)",
             root,
             len(bad),
-            listing.files[bad[0]],
+            listing.files[first],
+            why,
         )
         if not keep.any():
             raise DataError(f"{root}: none of its images could be decoded")

@@ -237,6 +237,7 @@ def test_drop_reasons_count_each_dropped_face_once():
             [1] * 10,
             votes_of(neutral=4, happiness=3, sadness=3),
             votes_of(neutral=9, happiness=1),
+            [0] * 10,
         ],
         dtype=np.uint8,
     )
@@ -247,10 +248,11 @@ def test_drop_reasons_count_each_dropped_face_once():
         "not a face (NF majority)": 1,
         "unknown majority": 1,
         "unknown or NF among the top votes": 1,
+        "no votes at all": 1,
         "no votes left after outlier removal": 1,
         "no clear majority": 1,
     }
-    assert sum(reasons.values()) == int((~keep).sum()) == 5
+    assert sum(reasons.values()) == int((~keep).sum()) == 6
 
 
 def test_unknown_scheme_is_refused():

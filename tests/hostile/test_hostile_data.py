@@ -1,4 +1,5 @@
-"""Data files edited behind the cache's back, and caches tampered with: never served stale."""
+"""Data files edited behind the cache's back, caches tampered with (never served), and
+FER+ label.csv lines written twice."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from PIL import Image
 
 from fer_lightning.data import load_faces
+from fer_lightning.data.cache import arrays_checksum
 from fer_lightning.data.folder_source import read_face_folder
 from fer_lightning.errors import DataError
 from tests.conftest import csv_text, fer_rows
+from tests.data.test_ferplus_folder import make_ferplus
 
 
 def test_a_csv_edited_in_place_with_size_and_mtime_kept_is_reparsed(write_csv, tmp_path, caplog):
@@ -58,6 +61,8 @@ def test_a_cache_with_impossible_values_is_rebuilt(write_csv, tmp_path, caplog):
     with np.load(file) as npz:
         arrays = dict(npz)
     arrays["labels"] = np.full_like(arrays["labels"], 99)  # no emotion 99
+    # The checksum rewritten to match: the values themselves are still checked.
+    arrays["checksum"] = np.array(arrays_checksum(arrays, str(arrays["source"])))
     with file.open("wb") as f:
         np.savez(f, **arrays)
     with caplog.at_level(logging.WARNING):
@@ -116,3 +121,98 @@ def test_gzip_is_found_by_content_both_ways(tmp_path):
     gz_named_csv.write_bytes(gzip.compress(text.encode()))
     for path in (plain_named_gz, gz_named_csv):
         np.testing.assert_array_equal(load_faces("csv", path).images, images)
+
+
+# Edits that keep every value possible: only the stored checksum can tell.
+EDITS = {
+    "labels all set to 3": lambda a: a.update(labels=np.full_like(a["labels"], 3)),
+    "images inverted": lambda a: a.update(images=255 - a["images"]),
+    "usage all Training": lambda a: a.update(usage=np.zeros_like(a["usage"])),
+    "two faces swapped": lambda a: a.update(images=a["images"][[1, 0, *range(2, 20)]]),
+    "checksum removed": lambda a: a.pop("checksum", None),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_a_cache_edited_with_possible_values_is_rebuilt(write_csv, tmp_path, caplog, edit):
+    images, labels, usage = fer_rows(20, seed=3)
+    path = write_csv(csv_text(images, labels, usage))
+    cache = tmp_path / "cache"
+    load_faces("csv", path, cache_dir=cache)
+    (file,) = cache.glob("*.npz")
+    with np.load(file) as npz:
+        arrays = dict(npz)
+    EDITS[edit](arrays)
+    with file.open("wb") as f:
+        np.savez(f, **arrays)
+    with caplog.at_level(logging.WARNING):
+        faces = load_faces("csv", path, cache_dir=cache)
+    assert f"Cache {file}" in caplog.text and "rebuilding" in caplog.text
+    np.testing.assert_array_equal(faces.labels, labels)
+    np.testing.assert_array_equal(faces.images, images)
+    np.testing.assert_array_equal(faces.usage, usage)
+    with caplog.at_level(logging.WARNING):
+        caplog.clear()
+        load_faces("csv", path, cache_dir=cache)  # the rebuilt cache is served again
+    assert "rebuilding" not in caplog.text
+
+
+def test_edited_votes_in_a_ferplus_folder_cache_are_not_served(tmp_path, caplog):
+    _, votes, _ = make_ferplus(tmp_path / "plus")
+    cache = tmp_path / "cache"
+    load_faces("ferplus_folder", tmp_path / "plus", cache_dir=cache)
+    (file,) = cache.glob("*.npz")
+    with np.load(file) as npz:
+        arrays = dict(npz)
+    arrays["votes"] = np.roll(arrays["votes"], 1, axis=0)
+    with file.open("wb") as f:
+        np.savez(f, **arrays)
+    with caplog.at_level(logging.WARNING):
+        faces = load_faces("ferplus_folder", tmp_path / "plus", cache_dir=cache)
+    assert "checksum" in caplog.text
+    np.testing.assert_array_equal(faces.votes, votes)
+
+
+def test_rows_skipped_as_bad_are_remembered_by_the_cache(write_csv, tmp_path):
+    images, labels, usage = fer_rows(20, seed=6)
+    lines = csv_text(images, labels, usage).splitlines()
+    lines[3] = lines[3].replace(" ", " x", 1)  # data row 3
+    path = write_csv("\n".join(lines) + "\n")
+    cache = tmp_path / "cache"
+    first = load_faces("csv", path, on_bad_rows="skip", cache_dir=cache)
+    again = load_faces("csv", path, on_bad_rows="skip", cache_dir=cache)
+    for faces in (first, again):
+        np.testing.assert_array_equal(faces.skipped_rows, [2])
+        np.testing.assert_array_equal(faces.source_rows, np.delete(np.arange(20), 2))
+
+
+def label_lines(root) -> list[str]:
+    return (root / "FER2013Train" / "label.csv").read_text().splitlines()
+
+
+def test_a_label_csv_line_written_twice_loads_its_face_once(tmp_path, caplog):
+    """FER+'s own script writes a line twice where fer2013new.csv names a face twice."""
+    _, votes, _ = make_ferplus(tmp_path, sizes=(6, 2, 2))
+    lines = label_lines(tmp_path)
+    (tmp_path / "FER2013Train" / "label.csv").write_text("\n".join([*lines, lines[2]]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        faces = load_faces("ferplus_folder", tmp_path)
+    assert len(faces) == 10
+    np.testing.assert_array_equal(faces.votes, votes)
+    assert "fer0000002.png" in caplog.text and "rows 3 and 7" in caplog.text
+
+
+def test_a_face_named_twice_with_other_votes_is_refused_or_skipped(tmp_path, caplog):
+    _, votes, _ = make_ferplus(tmp_path, sizes=(6, 2, 2))
+    lines = label_lines(tmp_path)
+    other = lines[2].rsplit(",", 10)[0] + ",10" + ",0" * 9
+    (tmp_path / "FER2013Train" / "label.csv").write_text("\n".join([*lines, other]) + "\n")
+    with pytest.raises(DataError) as info:
+        load_faces("ferplus_folder", tmp_path)
+    message = str(info.value)
+    assert "label.csv: row 7" in message and "fer0000002.png" in message and "row 3" in message
+    assert "data.on_bad_rows=skip" in message and "\n" not in message
+    with caplog.at_level(logging.WARNING):
+        faces = load_faces("ferplus_folder", tmp_path, on_bad_rows="skip")
+    assert len(faces) == 10 and "skipped 1 bad label.csv row" in caplog.text
+    np.testing.assert_array_equal(faces.votes, votes)
