@@ -10,3 +10,20 @@ import os
 # so no command can set it in time, only the package that every command's import passes through
 # first. An explicit setting of the user's wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+
+# The Python API, imported on first use: `import fer_lightning` stays as fast as importing os.
+_API = {
+    "EmotionRecognizer": "fer_lightning.inference.recognizer",
+    "Face": "fer_lightning.inference.recognizer",
+    "Frame": "fer_lightning.inference.recognizer",
+}
+__all__ = ["EmotionRecognizer", "Face", "Frame", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'fer_lightning' has no attribute {name!r}")

@@ -24,7 +24,9 @@ from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.errors import UserError
 from fer_lightning.models.averaging import Ensemble, average_probabilities
 from fer_lightning.runs.checkpoints import read_checkpoint
+from fer_lightning.runs.stored_config import safe_config
 from fer_lightning.training.module import EmotionClassifier
+from fer_lightning.zoo import registry
 
 # What members of an ensemble must share: one input serves them all.
 INPUT_FORMAT = ("model.input_size", "model.in_channels", "data.mean", "data.std")
@@ -63,6 +65,28 @@ def load_classifier(path: str | Path) -> tuple[EmotionClassifier, DictConfig]:
             f"{path}: its weights do not fit the network its config names "
             f"({config.model._target_}): {first}"
         ) from None
+    return module.eval(), config
+
+
+def load_pretrained(name: str) -> tuple[EmotionClassifier, DictConfig]:
+    """A shipped model (``fer_lightning.zoo``) in eval mode on the CPU, and its run config."""
+    weights, card_path = registry.files(name)
+    card = registry.read_card(card_path)
+    config = OmegaConf.create(safe_config(card["config"], card_path))
+    net = instantiate(config.model)
+    try:
+        net.load_state_dict(registry.read_weights(weights, card))
+    except (RuntimeError, KeyError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{weights}: its weights do not fit {config.model._target_}: {first}"
+        ) from None
+    module = EmotionClassifier(
+        net=net,
+        optimizer=None,
+        class_names=card["classes"],
+        config=OmegaConf.to_container(config),
+    )
     return module.eval(), config
 
 
@@ -110,19 +134,26 @@ def pick_device(option: str) -> torch.device:
 class Classifier:
     """uint8 faces [N, 48, 48] -> class probabilities [N, classes], as the run evaluated them.
 
+    ``ckpt_path``: one checkpoint or a list (an ensemble); without it, the shipped model
+    ``pretrained`` names (``fer_lightning.zoo``).
     ``tta``: test-time augmentation (none, hflip, tencrop); None keeps the run's own.
     ``data``: overrides of the run's data config (where and how to read a split to evaluate).
     """
 
     def __init__(
         self,
-        ckpt_path: Any,
+        ckpt_path: Any = None,
         tta: str | None = None,
         device: str = "auto",
         data: Mapping[str, Any] | None = None,
+        pretrained: str | None = None,
     ) -> None:
-        self.paths = checkpoint_paths(ckpt_path)
-        self.module, self.config = load_models(self.paths)
+        if ckpt_path or not pretrained:
+            self.paths = checkpoint_paths(ckpt_path)
+            self.module, self.config = load_models(self.paths)
+        else:
+            self.paths = [f"pretrained:{pretrained}"]
+            self.module, self.config = load_pretrained(pretrained)
         self.class_names: tuple[str, ...] = tuple(self.module.class_names)
         self.device = pick_device(device)
         self.net = self.module.net.to(self.device).eval()
