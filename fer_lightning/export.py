@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 
 from fer_lightning.cli import command
 from fer_lightning.errors import UserError
+from fer_lightning.inference.argv_checks import check_run_folder, no_device_option
 from fer_lightning.inference.classifier import Classifier
 from fer_lightning.inference.exporting import (
     FORMATS,
@@ -35,6 +36,7 @@ from fer_lightning.inference.exporting import (
     export_onnx,
     export_torchscript,
 )
+from fer_lightning.inference.writable import RUN_FOLDER_FIX, check_file_target, replacing
 
 log = logging.getLogger("fer_lightning")
 
@@ -47,17 +49,27 @@ def export(cfg: DictConfig) -> Path:
         raise UserError(f"format={cfg.format!r} is unknown: use {' or '.join(FORMATS)}")
     if cfg.check_faces < 1:
         raise UserError(f"check_faces={cfg.check_faces} must be at least 1")
+    name = f"model{FORMATS[cfg.format]}"
+    if cfg.get("output"):
+        path = Path(str(cfg.output)).expanduser()
+        where = f"output={cfg.output}"
+        fix = "choose a place you can write with output=PATH"
+        if path.is_dir():
+            fix = f"name the file to write, e.g. output={path / name}"
+    else:
+        path = Path(cfg.paths.output_dir) / name
+        where, fix = str(path.parent), RUN_FOLDER_FIX
+    check_file_target(path, where, fix)  # before the work, not after it
     classifier = Classifier(cfg.ckpt_path, tta=cfg.tta, device="cpu")
     model = ExportedClassifier(classifier.net, classifier.augmentation).eval()
-    output = cfg.get("output") or Path(cfg.paths.output_dir) / f"model{FORMATS[cfg.format]}"
-    path = Path(str(output)).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = description(classifier, cfg.ckpt_path, cfg.tta)
     _, x, reference = check_faces(classifier, cfg.check_faces)
-    if cfg.format == "onnx":
-        exported = export_onnx(model, x, path, meta, cfg.opset)
-    else:
-        exported = export_torchscript(model, x, path, meta)
+    # Written beside the target, then renamed: a failed export leaves no partial model file.
+    with replacing(path, where, fix) as partial:
+        if cfg.format == "onnx":
+            exported = export_onnx(model, x, partial, meta, cfg.opset)
+        else:
+            exported = export_torchscript(model, x, partial, meta)
     log.info("Wrote %s (%s, input %s %s)", path, cfg.format, INPUT_NAME, meta["input_shape"])
     if exported is None:
         return path
@@ -75,7 +87,7 @@ def export(cfg: DictConfig) -> Path:
     return path
 
 
-main = command("export")(export)
+main = command("export", checks=(no_device_option("export"), check_run_folder))(export)
 
 if __name__ == "__main__":
     main()

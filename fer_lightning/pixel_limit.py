@@ -11,6 +11,7 @@ and every command share it.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from fer_lightning.errors import DataError, UserError
 
 ENV = "FER_MAX_PIXELS"
+_PIL_SETTING = threading.Lock()
 # Rule: above any camera photo people send (a 48 MP phone photo is 8000x6000), far below a bomb.
 DEFAULT_MAX_PIXELS = 64_000_000
 
@@ -60,12 +62,13 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
     PIL's own bomb check is switched off for these files (the limit here replaces it, so that
     ``FER_MAX_PIXELS`` can raise it too); PIL's errors for unreadable files pass through.
     """
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        image = Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    with _PIL_SETTING:  # the setting is process-wide: photos are read in several threads
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
     with image:
         check_size(*image.size, path)
         yield image

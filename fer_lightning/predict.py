@@ -7,7 +7,9 @@ gray, and preprocessed by the checkpoint's own data module, so the network sees 
 saw in evaluation (``tta`` adds test-time augmentation). Faces of many pictures share the
 network's batches. Written to the run folder: ``predictions.csv`` (one row per face; a picture
 with no face gets a row with an empty emotion), ``predictions.jsonl`` (``jsonl=true``) and
-``annotated/`` copies with a box and "happy 0.87" per face (``annotate=true``).
+``annotated/`` copies with a box and "happy 0.87" per face (``annotate=true``). A file that
+cannot be read, or a photo above the pixel limit (``FER_MAX_PIXELS``, checked before decoding),
+is one warning and skipped; the other files are still predicted.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from fer_lightning.cli import command
-from fer_lightning.errors import UserError
+from fer_lightning.errors import DataError, UserError
 from fer_lightning.inference import face_detection as fd
+from fer_lightning.inference.argv_checks import check_run_folder
 from fer_lightning.inference.batching import Batcher
-from fer_lightning.inference.classifier import Classifier
+from fer_lightning.inference.classifier import Classifier, pick_device
 from fer_lightning.inference.photos import PhotoReader, collect_inputs, input_kind
 from fer_lightning.inference.prediction import feed
 from fer_lightning.inference.prediction_files import Outputs
+from fer_lightning.inference.writable import run_folder_error
 
 log = logging.getLogger("fer_lightning")
 
@@ -38,6 +42,7 @@ def check_options(cfg: DictConfig) -> None:
             raise UserError(f"{key}={cfg[key]!r} must be an integer >= {minimum}")
     if not isinstance(cfg.margin, int | float) or cfg.margin < 0:
         raise UserError(f"margin={cfg.margin!r} must be a number >= 0 (e.g. 0.2)")
+    pick_device(cfg.device)  # a device that is not there: one line before the checkpoint loads
 
 
 def predict(cfg: DictConfig) -> Path:
@@ -50,7 +55,10 @@ def predict(cfg: DictConfig) -> Path:
         fd.require_opencv()
     classifier = Classifier(cfg.ckpt_path, tta=cfg.tta, device=cfg.device)
     output_dir = Path(cfg.paths.output_dir)
-    outputs = Outputs(output_dir, classifier.class_names, cfg.jsonl, cfg.annotate)
+    try:
+        outputs = Outputs(output_dir, classifier.class_names, cfg.jsonl, cfg.annotate)
+    except OSError as error:
+        raise run_folder_error(output_dir, error) from None
     batcher = Batcher(classifier, cfg.batch_size, outputs)
     reader = PhotoReader(cfg.detect, float(cfg.margin), int(cfg.min_face))
     start = time.perf_counter()
@@ -60,12 +68,15 @@ def predict(cfg: DictConfig) -> Path:
         outputs.close()
     seconds = time.perf_counter() - start
     if not outputs.files:
-        raise UserError(f"{cfg.input}: nothing could be read ({skipped} unreadable file(s))")
+        first = f": {skipped[0]}" if skipped else ""
+        raise DataError(
+            f"{cfg.input}: nothing could be read ({len(skipped)} unreadable file(s)){first}"
+        )
     log.info(
         "%d face(s) from %d file(s)%s in %.1f s: %.1f faces/s (network alone %.0f faces/s on %s)",
         outputs.faces,
         outputs.files,
-        f", {skipped} skipped" if skipped else "",
+        f", {len(skipped)} skipped" if skipped else "",
         seconds,
         outputs.faces / max(seconds, 1e-9),
         outputs.faces / max(classifier.seconds, 1e-9),
@@ -75,7 +86,7 @@ def predict(cfg: DictConfig) -> Path:
     return output_dir
 
 
-main = command("predict")(predict)
+main = command("predict", checks=(check_run_folder,))(predict)
 
 if __name__ == "__main__":
     main()

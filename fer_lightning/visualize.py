@@ -19,7 +19,11 @@ from PIL import Image, UnidentifiedImageError
 from fer_lightning.cli import command
 from fer_lightning.data.labels import IMAGE_SIZE
 from fer_lightning.errors import UserError
+from fer_lightning.inference.argv_checks import check_run_folder, no_device_option
 from fer_lightning.inference.classifier import Classifier
+from fer_lightning.inference.face_detection import smaller_than_a_face
+from fer_lightning.inference.writable import run_folder_error
+from fer_lightning.pixel_limit import open_image
 from fer_lightning.plots.activations import stage_pictures
 from fer_lightning.plots.files import render, save_image
 from fer_lightning.plots.predictions import probabilities_figure
@@ -28,12 +32,17 @@ log = logging.getLogger("fer_lightning")
 
 
 def load_face(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Any image file as a uint8 [size, size] gray face (the whole image, resized)."""
+    """Any image file as a uint8 [size, size] gray face (the whole image, resized).
+
+    An image above the pixel limit is refused before decoding; one smaller than a face gets
+    predict's warning (its prediction says little).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"{path}: no such image file (image=PATH of a face picture)")
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
+            smaller_than_a_face(path.name, *image.size)
             gray = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise UserError(f"{path}: not a readable image ({type(error).__name__})") from None
@@ -61,18 +70,21 @@ def visualize(cfg: DictConfig) -> Path:
         note=Path(cfg.image).name,
     )
     output_dir = Path(cfg.paths.output_dir)
-    for name, image in pictures.items():
-        file = "filters.png" if name == "filters" else f"activations_{name}.png"
-        save_image(image, output_dir / file)
     title = f"{Path(cfg.image).name}: {names[best]} ({probs[best]:.0%})"
     chart = render(probabilities_figure(face, probs, names, title))
-    save_image(chart, output_dir / "probabilities.png")
+    try:
+        for name, image in pictures.items():
+            file = "filters.png" if name == "filters" else f"activations_{name}.png"
+            save_image(image, output_dir / file)
+        save_image(chart, output_dir / "probabilities.png")
+    except OSError as error:
+        raise run_folder_error(output_dir, error) from None
     log.info("Predicted %s (%.1f%%) for %s", names[best], 100 * float(probs[best]), cfg.image)
     log.info("Wrote %d pictures to %s", len(pictures) + 1, output_dir)
     return output_dir
 
 
-main = command("visualize")(visualize)
+main = command("visualize", checks=(no_device_option("visualize"), check_run_folder))(visualize)
 
 if __name__ == "__main__":
     main()

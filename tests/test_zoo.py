@@ -19,6 +19,7 @@ from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import Classifier
 from fer_lightning.zoo import registry
 from fer_lightning.zoo.making import make_entry
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +164,25 @@ def test_every_shipped_model_loads_from_its_card(name):
     card = registry.card(name)
     assert list(rec.classes) == card["classes"]
     assert rec.classify(np.zeros((1, 48, 48), np.uint8)).shape == (1, len(card["classes"]))
+
+
+SHARED_VOTES = ROOT.parent / "shared" / "data" / "ferplus" / "fer2013new_dev.csv"
+
+
+@pytest.mark.parametrize("name", registry.SHIPPED)
+def test_a_shipped_model_reaches_its_cards_accuracy_on_the_shared_copy(name, shared_csv):
+    """``classify`` on the test faces of the shared copy gives the accuracy the card states."""
+    if not (registry.models_dir() / f"{name}.safetensors").exists():
+        pytest.skip(f"{name} is not in fer_lightning/zoo/models yet")
+    from fer_lightning import EmotionRecognizer
+
+    rec = EmotionRecognizer.from_pretrained(name, device="cpu")
+    data = {"path": str(shared_csv), "cache_dir": None}
+    if rec.card["config"]["data"].get("ferplus_path"):
+        data["ferplus_path"] = str(SHARED_VOTES)
+    datamodule = Classifier(pretrained=name, device="cpu", data=data).datamodule
+    datamodule.setup("test")
+    test = datamodule.dataset("test")
+    probs = rec.classify(test.images.numpy())
+    accuracy = float((probs.argmax(1) == test.labels.numpy()).mean())
+    assert accuracy == pytest.approx(rec.card["results"]["accuracy"], abs=2e-4)

@@ -152,7 +152,9 @@ def export_onnx(
     try:
         import onnxruntime as ort
     except ImportError:
-        log.warning("%s: not checked, onnxruntime is not installed (pip install onnxruntime)", path)
+        log.warning(
+            "the ONNX file is not checked: onnxruntime is not installed (pip install onnxruntime)"
+        )
         return None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {INPUT_NAME: example.numpy()})[0]

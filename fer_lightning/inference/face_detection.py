@@ -10,6 +10,7 @@ without it, and ``require_opencv`` turns its absence into a one-line error.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,14 @@ import numpy as np
 
 from fer_lightning.data.labels import IMAGE_SIZE
 from fer_lightning.errors import UserError
+from fer_lightning.pixel_limit import check_file
 
 try:
     import cv2
 except ImportError:  # pragma: no cover - depends on the environment
     cv2 = None
+
+log = logging.getLogger("fer_lightning")
 
 CASCADE = "haarcascade_frontalface_default.xml"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -54,12 +58,23 @@ class Box(NamedTuple):
     h: int
 
 
+def smaller_than_a_face(name: str, width: int, height: int) -> bool:
+    """True, with the one warning every command gives, for an image too small to hold a face."""
+    if min(width, height) >= FACE_MIN:
+        return False
+    log.warning("%s: %dx%d px is smaller than a face (%d px)", name, width, height, FACE_MIN)
+    return True
+
+
 def read_image(path: str | Path) -> np.ndarray | None:
     """A BGR uint8 [H, W, 3] image, or None when the file is not a readable image.
 
     Decoding bytes (not ``cv2.imread``) copes with non-ASCII paths everywhere; IMREAD_COLOR
-    applies the EXIF orientation, so phone photos come out upright and faces upright.
+    applies the EXIF orientation, so phone photos come out upright and faces upright. An image
+    above the pixel limit raises ``TooManyPixels`` before it is decoded (a decompression bomb
+    would take gigabytes and seconds first).
     """
+    check_file(path)
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError:

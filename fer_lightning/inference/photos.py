@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -15,8 +14,7 @@ import numpy as np
 
 from fer_lightning.errors import UserError
 from fer_lightning.inference import face_detection as fd
-
-log = logging.getLogger("fer_lightning")
+from fer_lightning.pixel_limit import TooManyPixels
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
@@ -60,6 +58,7 @@ class Photo:
     boxes: list[fd.Box]
     faces: list[np.ndarray]
     whole: bool = False
+    refused: str | None = None  # why a readable file was not decoded (the file named in it)
 
 
 class PhotoReader:
@@ -76,12 +75,14 @@ class PhotoReader:
         return self.local.detector
 
     def __call__(self, path: Path) -> Photo:
-        image = fd.read_image(path)
+        try:
+            image = fd.read_image(path)
+        except TooManyPixels as error:  # one file's problem: the others are still predicted
+            return Photo(None, [], [], refused=str(error))
         if image is None:
             return Photo(None, [], [])
         h, w = image.shape[:2]
-        if min(h, w) < fd.FACE_MIN:
-            log.warning("%s: %dx%d px is smaller than a face (%d px)", path.name, w, h, fd.FACE_MIN)
+        if fd.smaller_than_a_face(path.name, w, h):
             return Photo(image, [], [])
         return self.faces(image)
 

@@ -11,10 +11,23 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.inference.batching import Picture, Source
 
 log = logging.getLogger("fer_lightning")
+
+
+def label_classes(class_names: Sequence[str]) -> np.ndarray | None:
+    """The model's class index of each FER2013 label of a CSV's emotion column, by name.
+
+    None when the model lacks one of FER2013's emotions (FER+'s eight classes name them
+    differently and add contempt): an accuracy comparing indices of two label sets would be
+    a number about nothing.
+    """
+    if not set(EMOTIONS) <= set(class_names):
+        return None
+    return np.array([list(class_names).index(e) for e in EMOTIONS])
 
 
 class Outputs:
@@ -32,6 +45,7 @@ class Outputs:
         self.jsonl: TextIO | None = (output_dir / "predictions.jsonl").open("w") if jsonl else None
         self.faces = 0
         self.files = 0
+        self.label_classes = label_classes(self.class_names)
 
     def close(self) -> None:
         self.csv_file.close()
@@ -63,8 +77,9 @@ class Outputs:
             source.counts[emotion] += 1
             if source.kind == "image":
                 source.best.append((emotion, confidence))
-            if source.labels is not None and picture.frame is not None:
-                source.correct += int(source.labels[picture.frame] == best)
+            labelled = source.labels is not None and self.label_classes is not None
+            if labelled and picture.frame is not None:
+                source.correct += int(self.label_classes[source.labels[picture.frame]] == best)
             values = [f"{p:.6f}" for p in probs.tolist()]
             self.rows.writerow([source.name, frame, *box, emotion, f"{confidence:.6f}", *values])
             self._json(source.name, picture.frame, box, probs)
@@ -135,6 +150,14 @@ class Outputs:
                 )
         else:
             accuracy = ""
-            if source.labels is not None and source.faces:
+            if source.labels is not None and source.faces and self.label_classes is not None:
                 accuracy = f"; accuracy {source.correct / source.faces:.4f} against its labels"
             log.info("%s: %d faces: %s%s", source.name, source.faces, counts, accuracy)
+            if source.labels is not None and self.label_classes is None:
+                log.warning(
+                    "%s: no accuracy: its emotion column holds FER2013's labels (%s), the model "
+                    "predicts other classes (%s) and the two sets do not match by name",
+                    source.name,
+                    ", ".join(EMOTIONS),
+                    ", ".join(self.class_names),
+                )

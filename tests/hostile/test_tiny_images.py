@@ -10,6 +10,8 @@ import pytest
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.inference import face_detection as fd
+from fer_lightning.visualize import visualize
+from tests.conftest import compose_train
 from tests.test_predict import run_predict
 
 
@@ -29,3 +31,20 @@ def test_an_image_smaller_than_a_face_gets_a_warning_and_an_empty_row(
     assert by_file["ok.png"]["emotion"] in EMOTIONS
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(m.startswith("dot.png: 1x1 px is smaller than a face") for m in warnings)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (500, 10)])
+def test_visualize_gives_predicts_warning_on_an_image_smaller_than_a_face(
+    tiny_run, tmp_path, caplog, size
+):
+    image = tmp_path / "dot.png"
+    fd.write_image(image, np.full(size, 128, dtype=np.uint8))
+    caplog.set_level(logging.INFO, logger="fer_lightning")
+    visualize(
+        compose_train([f"ckpt_path={tiny_run.last}", f"image={image}"], tmp_path, "visualize")
+    )
+    height, width = size
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        m.startswith(f"dot.png: {width}x{height} px is smaller than a face") for m in warnings
+    )
