@@ -14,6 +14,12 @@ def _value(a: float | None) -> float:
     return 0.0 if a is None or math.isnan(a) else float(a)
 
 
+def _text(label: str) -> str:
+    """A run's label as plain text: matplotlib reads $...$ as mathematics, and a label holds
+    overrides and ledger cells, where a dollar sign is only a dollar sign."""
+    return label.replace("$", r"\$")
+
+
 def accuracy_figure(
     accuracies: Sequence[float | None],
     labels: Sequence[str],
@@ -45,7 +51,7 @@ def accuracy_figure(
         ax.bar_label(report, fmt="%.3f", fontsize=7, color="tab:gray", padding=2)
         # Below the axes: inside, it covered the values of the longest bars.
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
-    ax.set_yticks(range(len(values)), labels, fontsize=8)
+    ax.set_yticks(range(len(values)), [_text(label) for label in labels], fontsize=8)
     ax.invert_yaxis()  # the first run on top, as in the results table
     ax.set_xlim(0, 1.1 * max(values + theirs + [0.01]))  # room for the values
     ax.set_xlabel("test accuracy")
@@ -60,7 +66,7 @@ def validation_figure(curves: Sequence[pd.DataFrame | None], labels: Sequence[st
     for curve, label in zip(curves, labels, strict=True):
         if curve is not None and "val_acc" in curve:
             series = curve["val_acc"].dropna()
-            ax.plot(series.index + 1, series.values, marker="o", markersize=2, label=label)
+            ax.plot(series.index + 1, series.values, marker="o", markersize=2, label=_text(label))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.set_title("Validation accuracy per run")
@@ -81,7 +87,7 @@ def loss_curves_figure(curves: Sequence[pd.DataFrame | None], labels: Sequence[s
         rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharey=True
     )
     for ax, curve, label in zip(axes.flat, curves, labels, strict=False):
-        ax.set_title(label, fontsize=8)
+        ax.set_title(_text(label), fontsize=8)
         ax.grid(alpha=0.3)
         if curve is None:
             continue

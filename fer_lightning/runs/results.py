@@ -8,7 +8,6 @@ overrides a table shows) is written once.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,7 +15,15 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from fer_lightning.errors import UserError
+from fer_lightning.errors import DataError, UserError
+from fer_lightning.runs.run_files import (
+    number,
+    read_config,
+    read_errors,
+    read_json,
+    read_yaml,
+    select,
+)
 
 # The seed report's own test accuracy per experiment (its Table 2). It split all rows at random
 # 80/20 and jittered its test images, so its figures are a neighbour, not a target, of ours.
@@ -34,7 +41,9 @@ def hardware(run: Path) -> str | None:
     infos = sorted(run.glob(".hydra*/run_info.json"))
     if not infos:
         return None
-    machine = json.loads(infos[0].read_text()).get("machine", {})
+    machine = read_json(infos[0]).get("machine") or {}
+    if not isinstance(machine, dict):
+        raise DataError(f"{infos[0]}: its machine is {machine!r}, not an object")
     if machine.get("cuda"):
         return machine["cuda"]
     # /proc/cpuinfo's trademark signs ("Intel(R) Xeon(R) Processor") only widen the column.
@@ -49,7 +58,7 @@ def precision(run: Path, metrics: dict[str, object]) -> str | None:
         return str(metrics["precision"])
     log = run / "train.log"
     if log.exists():
-        for line in log.read_text(errors="replace").splitlines():
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             # The logger was fer_lightning.precision before the package had training/.
             if ".precision][" in line and "Precision " in line:
                 return line.split("Precision ", 1)[1].split()[0].rstrip(":")
@@ -71,7 +80,7 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
 
 
 def run_config(run: Path) -> DictConfig:
-    return OmegaConf.load(run / ".hydra" / "config.yaml")
+    return read_config(run / ".hydra" / "config.yaml")
 
 
 # Overrides the table shows elsewhere (its own columns) or that only say where files are.
@@ -101,7 +110,7 @@ def other_overrides(run: Path) -> str | None:
     """The run's command-line overrides the other columns do not show (an ablation's change,
     e.g. ``~callbacks.ema loss.label_smoothing=0``)."""
     path = run / ".hydra" / "overrides.yaml"
-    overrides = OmegaConf.load(path) if path.exists() else []
+    overrides = read_yaml(path) if path.exists() else []
     rest = [str(o) for o in overrides if not str(o).lstrip("+~").startswith(SHOWN_ELSEWHERE)]
     return " ".join(rest) or None
 
@@ -114,15 +123,29 @@ def labels_of(cfg: DictConfig) -> str:
     return labels
 
 
+# The numbers of final_metrics.json a row shows, besides the test metrics (test/...).
+NUMBERS = {"epochs", "params", "train_time_s", "val/acc", "val/acc_best"}
+
+
 def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
-    """One table row: the run's choices from its saved config, its final metrics."""
-    metrics = json.loads((run / "final_metrics.json").read_text())
-    hydra_cfg = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra
-    choices = hydra_cfg.runtime.choices
+    """One table row: the run's choices from its saved config, its final metrics. A file that
+    does not read, or a number that is not one, is a DataError naming the file."""
+    path = run / "final_metrics.json"
+    metrics = read_json(path)
+    for key, value in metrics.items():
+        if key.startswith("test/") or key in NUMBERS:
+            number(value, key, path)
+    hydra_file = run / ".hydra" / "hydra.yaml"
+    choices = select(read_config(hydra_file), "hydra.runtime.choices", hydra_file)
+    if not isinstance(choices, DictConfig):
+        raise DataError(f"{hydra_file}: has no hydra.runtime.choices (the run's config groups)")
+    config = run / ".hydra" / "config.yaml"
     cfg = run_config(run)
+    with read_errors(config):
+        labels = labels_of(cfg)
     scheduler = choices.get("scheduler")
-    if scheduler == "step" and cfg.get("scheduler"):
-        scheduler = f"step/{cfg.scheduler.get('step_size')}"
+    if scheduler == "step" and select(cfg, "scheduler", config):
+        scheduler = f"step/{select(cfg, 'scheduler.step_size', config)}"
     experiment = choices.get("experiment")
     train_s = metrics.get("train_time_s")
     row: dict[str, object] = {
@@ -131,17 +154,19 @@ def run_row(run: Path, root: Path | None = None) -> dict[str, object]:
         if root and root != run and run.is_relative_to(root)
         else run.name,
         "experiment": experiment,
-        "labels": labels_of(cfg),
-        "seed": cfg.get("seed"),
+        "labels": labels,
+        "seed": number(select(cfg, "seed", config), "seed", config),
         "model": choices.get("model"),
         "aug": choices.get("aug"),
         "optimizer": choices.get("optimizer"),
-        "lr": OmegaConf.select(cfg, "optimizer.lr"),
+        "lr": number(select(cfg, "optimizer.lr", config), "optimizer.lr", config),
         "scheduler": scheduler,
         "overrides": other_overrides(run),
         "precision": precision(run, metrics),
         "epochs": int(metrics.get("epochs", 0)),
-        "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs"),
+        "max_epochs": number(
+            select(cfg, "trainer.max_epochs", config), "trainer.max_epochs", config
+        ),
         "params": int(metrics.get("params", 0)),
         "best_val_acc": metrics.get("val/acc_best", metrics.get("val/acc")),
         "test_acc": metrics.get("test/acc"),
@@ -177,13 +202,17 @@ def metrics_csv(run: Path) -> Path | None:
 
 
 def epoch_curves(run: Path) -> pd.DataFrame | None:
-    """Per-epoch series from the run's CSV log, by epoch."""
+    """Per-epoch series from the run's CSV log, by epoch (a DataError if the log does not read)."""
     path = metrics_csv(run)
     if path is None:
         return None
-    log = pd.read_csv(path)
+    with read_errors(path):
+        log = pd.read_csv(path)
     if "epoch" not in log:
         return None
+    for column in ("epoch", *(t for tags in SERIES.values() for t in tags)):
+        if column in log and not pd.api.types.is_numeric_dtype(log[column]):
+            raise DataError(f"{path}: its {column} column holds text where numbers belong")
     columns = {}
     for name, tags in SERIES.items():
         # A run resumed by a newer version logged its epochs under both names: join them.
@@ -196,5 +225,10 @@ def epoch_curves(run: Path) -> pd.DataFrame | None:
     return pd.DataFrame(columns) if columns else None
 
 
+def rows_table(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
+    """Rows as a table, without the columns no row has a value in."""
+    return pd.DataFrame(list(rows)).dropna(axis=1, how="all")
+
+
 def results_table(runs: Sequence[Path], root: Path | None = None) -> pd.DataFrame:
-    return pd.DataFrame([run_row(run, root) for run in runs]).dropna(axis=1, how="all")
+    return rows_table(run_row(run, root) for run in runs)
