@@ -1,6 +1,6 @@
 """The seed report's pipeline against fer_lightning's, measured side by side in one run.
 
-    python benchmarks/bench.py [--csv PATH] [--quick] [--wait-quiet S]
+    python benchmarks/bench.py [--csv PATH] [--quick] [--wait-quiet S] [--only PART]
 
 Why a script and not a claim: every speed-up the project states (CSV parse, parse-once cache,
 batched input pipeline on the device, channels-last, transparent huge pages) is measured here
@@ -19,7 +19,9 @@ Training throughput runs in one subprocess per side (``--worker report|ours|ligh
 worker prints one ``BENCH_JSON {...}`` line on stdout; progress goes to stderr. Both sides use a
 plain loop (forward, CrossEntropyLoss, backward, Adam step) in float32, so the comparison isolates
 the data pipeline, the memory format and the allocator; one more worker trains ours through a
-real ``lightning.Trainer`` to show what Lightning itself costs. The table goes to stdout and to
+real ``lightning.Trainer`` to show what Lightning itself costs. The last worker times inference:
+the shipped model's faces/s in PyTorch and ONNX Runtime and ``EmotionRecognizer.predict``'s
+photos/s (``pipeline_bench/inference.py``). The table goes to stdout and to
 ``benchmarks/results.md``.
 """
 
@@ -35,6 +37,7 @@ from pathlib import Path
 
 from pipeline_bench.clock import START, environment, say, wait_quiet
 from pipeline_bench.data import choose_data, measure_loads
+from pipeline_bench.inference_table import inference_table
 from pipeline_bench.launch import JSON_TAG, measure
 from pipeline_bench.plan import make_plan
 from pipeline_bench.tables import build_report, compile_table, cpu_model, precision_table
@@ -45,6 +48,10 @@ RESULTS = Path(__file__).resolve().parent / "results.md"
 
 def main(args: argparse.Namespace) -> None:
     plan = make_plan(args.quick)
+    if args.only == "inference":  # reads no CSV: the model and a photo are all it needs
+        wait_quiet(args.wait_quiet)
+        print("\n".join(inference_table(measure("inference", args, []))))
+        return
     with tempfile.TemporaryDirectory(prefix="fer_bench_") as tmp_name:
         tmp = Path(tmp_name)
         csv, data = choose_data(args, tmp)
@@ -107,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["precision", "compile"],
+        choices=["precision", "compile", "inference"],
         help="measure only this part and print it (results.md is left as it is)",
     )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)

@@ -6,12 +6,13 @@ import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from fer_lightning.data.augment import build_augmentation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, compose_train
 
 BENCHMARKS = ROOT / "benchmarks"
 
@@ -114,7 +115,7 @@ def test_bench_runs_as_a_script_with_its_parts():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "--only {precision,compile}" in done.stdout
+    assert "--only {precision,compile,inference}" in done.stdout
 
 
 def test_pace_means_validation_over_windows(tmp_path):
@@ -130,3 +131,49 @@ def test_pace_means_validation_over_windows(tmp_path):
     assert pd.isna(table["emo1 mean val/acc"][1])
     by_faces = pace.window_table([checked, baseline], width=2560, by="faces")
     assert by_faces["faces to"].tolist() == [2560, 5120, 6400]
+
+
+@pytest.fixture(scope="module")
+def inference_bench():
+    """The inference part of bench.py, reached as bench.py itself imports it."""
+    load_script("bench")
+    import pipeline_bench.inference
+    import pipeline_bench.inference_table
+
+    return pipeline_bench.inference, pipeline_bench.inference_table
+
+
+def test_the_inference_stand_in_is_the_shipped_recipes_network_and_views(inference_bench, tmp_path):
+    """Until the shipped model exists the bench times a stand-in: its run must still compose to
+    experiment=ferplus_cpu's CompactVGG with the 40x40 centre crop and its mirror image."""
+    from pipeline_bench.timed_model import STANDIN_RUN
+
+    cfg = compose_train(STANDIN_RUN, tmp_path)
+    assert cfg.model._target_.endswith("CompactVGG")
+    assert (cfg.aug.crop.eval, cfg.aug.crop.size, cfg.aug.tta) == ("center", 40, "hflip")
+
+
+def test_the_inference_bench_times_faces_and_a_photo(inference_bench, tiny_run, tmp_path):
+    """Every row's call runs on a real recognizer, the photo has its one face, the table fills."""
+    from fer_lightning import EmotionRecognizer
+
+    inference, table = inference_bench
+    rec = EmotionRecognizer.from_checkpoint(tiny_run.best, device="cpu")
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), np.uint8)
+    calls, onnx_gap = inference.classify_calls(rec, faces, tmp_path)
+    assert {engine for engine, _ in calls} >= {"PyTorch fp32", "ONNX Runtime fp32"}
+    assert onnx_gap < 1e-4
+    assert inference.items_per_second(calls["ONNX Runtime fp32", 1], 0.01) > 0
+    photo = inference.test_photo()
+    assert photo.shape == (480, 640, 3) and len(rec.predict(photo)) == 1
+    rec.reader.local.detector = inference.TimedDetector(rec.reader.detector())
+    timed = inference.photo_rate(rec, photo, 0.01)
+    assert timed["rate"] > 0 and 0 < timed["detection"] + timed["network"] <= 1
+    result = {
+        "faces": {f"{e} {n}": 100.0 for e, n in calls},
+        "photos": {"RGB array": timed, "JPEG file": timed},
+        "views": 1,
+    }
+    markdown = "\n".join(table.inference_table(result))
+    assert "| PyTorch fp32 (`rec.classify`) | 100 | 100 | **1.00x** |" in markdown
+    assert "Reached here: 100 faces/s batched" in markdown

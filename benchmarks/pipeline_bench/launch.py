@@ -23,7 +23,14 @@ JSON_TAG = "BENCH_JSON "
 WORKER_TIMEOUT_S = 1200
 
 
-WORKER_THP = {"report": "0", "ours": "1", "lightning": "1", "precision": "1", "compile": "1"}
+WORKER_THP = {
+    "report": "0",
+    "ours": "1",
+    "lightning": "1",
+    "precision": "1",
+    "compile": "1",
+    "inference": "1",
+}
 
 
 def run_worker(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any] | None:

@@ -133,9 +133,12 @@ def build_report(
     ]
     if not loads.get("same_pixels", True):
         notes.append("- WARNING: the two parsers gave different pixels.")
+    from pipeline_bench.inference_table import inference_table  # it builds on this module
+
     precision = precision_table(workers.get("precision"), plan)
     compiled = compile_table(workers.get("compile"))
-    return "\n".join([*header, "", *rows, *notes, *precision, *compiled]) + "\n"
+    inference = inference_table(workers.get("inference"))
+    return "\n".join([*header, "", *rows, *notes, *precision, *compiled, *inference]) + "\n"
 
 
 def precision_table(result: dict[str, Any] | None, plan: Plan) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_bench.clock import Batch, endless, say, time_input, time_training
+from pipeline_bench.inference import worker_inference
 from pipeline_bench.ours import network, our_datamodule
 from pipeline_bench.plan import PRECISION_NETS, Plan
 from pipeline_bench.report_way import report_loader, report_pil_images
@@ -225,4 +226,5 @@ WORKERS: dict[str, Callable[[argparse.Namespace, Plan], dict[str, Any]]] = {
     "lightning": worker_lightning,
     "precision": worker_precision,
     "compile": worker_compile,
+    "inference": worker_inference,
 }
