@@ -157,6 +157,8 @@ class Classifier:
         self.class_names: tuple[str, ...] = tuple(self.module.class_names)
         self.device = pick_device(device)
         self.net = self.module.net.to(self.device).eval()
+        if self.config.get("channels_last", True):  # as the run trained: faster convolutions
+            self.net = self.net.to(memory_format=torch.channels_last)
         # The data cache is this machine's choice (eval passes it), never the checkpoint's.
         data_cfg = OmegaConf.merge(self.config.data, {"cache_dir": None}, dict(data or {}))
         self.datamodule = datamodule_from_config(
