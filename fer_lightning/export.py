@@ -1,8 +1,12 @@
-"""`python -m fer_lightning.export ckpt_path=PATH format=onnx|torchscript` (`fer-export`).
+"""`python -m fer_lightning.export format=onnx|torchscript|zoo` (`fer-export`).
 
-Writes a standalone model file that needs neither this project nor its config: the network of
-a checkpoint with its run's evaluation crop (centre crop, or the softmax average of the ten
-crops of a ten-crop model) and optional test-time augmentation built in, so every exported
+The model is the shipped ``ferplus`` (``pretrained=fer2013`` the other) unless ``ckpt_path=``
+names a checkpoint. ``format=zoo name=NAME ckpt_path=<run>/checkpoints/<best>.ckpt [out=DIR]``
+makes a zoo entry of the run instead (``fer_lightning.inference.zoo_entry``).
+
+onnx and torchscript write a standalone model file that needs neither this project nor its
+config: the network with its run's evaluation crop (centre crop, or the softmax average of the
+ten crops of a ten-crop model) and optional test-time augmentation built in, so every exported
 model takes the same input, whole preprocessed 48x48 faces, and returns softmax probabilities:
 
     input   "faces"          float32 [N, C, 48, 48], N dynamic
@@ -10,8 +14,9 @@ model takes the same input, whole preprocessed 48x48 faces, and returns softmax 
     output  "probabilities"  float32 [N, classes], in the checkpoint's class order
 
 The file carries this description as JSON (ONNX: ``metadata_props``; TorchScript: the extra
-file ``fer_lightning.json``) with mean, std, channels and class names. After writing, the file
-is loaded back and run on synthetic faces; it must agree with the PyTorch model within
+file ``fer_lightning.json``) with mean, std, channels, class names and the model it came from
+(a shipped model's name and its card's figures, or the checkpoint's path). After writing, the
+file is loaded back and run on synthetic faces; it must agree with the PyTorch model within
 ``tolerance``.
 """
 
@@ -26,7 +31,7 @@ from omegaconf import DictConfig
 from fer_lightning.cli import command
 from fer_lightning.errors import UserError
 from fer_lightning.inference.argv_checks import check_run_folder, no_device_option
-from fer_lightning.inference.classifier import Classifier
+from fer_lightning.inference.chosen_model import describe, load_chosen
 from fer_lightning.inference.exporting import (
     FORMATS,
     INPUT_NAME,
@@ -37,16 +42,28 @@ from fer_lightning.inference.exporting import (
     export_torchscript,
 )
 from fer_lightning.inference.writable import RUN_FOLDER_FIX, check_file_target, replacing
+from fer_lightning.inference.zoo_entry import export_zoo
 
 log = logging.getLogger("fer_lightning")
 
 
 def export(cfg: DictConfig) -> Path:
-    """Write the checkpoint's model as ``cfg.format``, check it; returns the file."""
-    if not cfg.get("ckpt_path"):
-        raise UserError("no checkpoint given: ckpt_path=<run folder>/checkpoints/last.ckpt")
+    """Write the model as ``cfg.format``, check it; returns the file (a zoo entry's card)."""
+    if cfg.format == "zoo":
+        if cfg.get("output"):
+            raise UserError(
+                f"output={cfg.output}: format=zoo writes <name>.safetensors and <name>.json into "
+                "a folder: out=DIR (or no out: the package's zoo)"
+            )
+        return export_zoo(cfg.get("ckpt_path"), cfg.get("name"), cfg.get("out"))
     if cfg.format not in FORMATS:
-        raise UserError(f"format={cfg.format!r} is unknown: use {' or '.join(FORMATS)}")
+        raise UserError(f"format={cfg.format!r} is unknown: use {', '.join(FORMATS)} or zoo")
+    for key in ("name", "out"):
+        if cfg.get(key):
+            raise UserError(
+                f"{key}={cfg[key]}: only format=zoo takes name= and out=; the file of "
+                f"format={cfg.format} is output=PATH"
+            )
     if cfg.check_faces < 1:
         raise UserError(f"check_faces={cfg.check_faces} must be at least 1")
     name = f"model{FORMATS[cfg.format]}"
@@ -60,7 +77,8 @@ def export(cfg: DictConfig) -> Path:
         path = Path(cfg.paths.output_dir) / name
         where, fix = str(path.parent), RUN_FOLDER_FIX
     check_file_target(path, where, fix)  # before the work, not after it
-    classifier = Classifier(cfg.ckpt_path, tta=cfg.tta, device="cpu")
+    classifier = load_chosen(cfg, "cpu", cfg.tta)
+    log.info(describe(classifier))
     model = ExportedClassifier(classifier.net, classifier.augmentation).eval()
     meta = description(classifier, cfg.ckpt_path, cfg.tta)
     _, x, reference = check_faces(classifier, cfg.check_faces)

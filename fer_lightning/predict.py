@@ -1,15 +1,21 @@
-"""`python -m fer_lightning.predict ckpt_path=PATH input=PATH` (`fer-predict`): emotions in photos.
+"""`python -m fer_lightning.predict input=PATH` (`fer-predict`): the emotions of faces in photos.
+
+The model is the shipped ``ferplus`` (``pretrained=fer2013`` the other, ``fer_lightning.zoo``)
+unless ``ckpt_path=`` names a checkpoint of a run of yours (or a list: an ensemble).
 
 ``input`` is an image, a folder of images (searched recursively; videos in it count too), a video
 (every ``every_n_frames``-th frame) or a FER2013-style pixels CSV (one prediction per row, no
 detection). Faces are found with OpenCV's Haar cascade, cropped with a ``margin``, made 48x48
-gray, and preprocessed by the checkpoint's own data module, so the network sees exactly what it
+gray, and preprocessed by the data module of the model's run, so the network sees exactly what it
 saw in evaluation (``tta`` adds test-time augmentation). Faces of many pictures share the
-network's batches. Written to the run folder: ``predictions.csv`` (one row per face; a picture
-with no face gets a row with an empty emotion), ``predictions.jsonl`` (``jsonl=true``) and
-``annotated/`` copies with a box and "happy 0.87" per face (``annotate=true``). A file that
-cannot be read, or a photo above the pixel limit (``FER_MAX_PIXELS``, checked before decoding),
-is one warning and skipped; the other files are still predicted.
+network's batches. Written to the run folder: ``predictions.csv`` (one row per face, naming the
+model; a picture with no face gets a row with an empty emotion; a video's rows carry the frame's
+time in seconds and the face's track id, faces followed across frames by box overlap),
+``video_summary.csv`` (per video and track: the share of time in each emotion),
+``predictions.jsonl`` (``jsonl=true``) and ``annotated/`` copies with a box and "happy 0.87"
+per face (``annotate=true``). A file that cannot be read, or a photo above the pixel limit
+(``FER_MAX_PIXELS``, checked before decoding), is one warning and skipped; the other files are
+still predicted.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from fer_lightning.errors import DataError, UserError
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.inference.argv_checks import check_run_folder
 from fer_lightning.inference.batching import Batcher
-from fer_lightning.inference.classifier import Classifier, pick_device
+from fer_lightning.inference.chosen_model import describe, load_chosen, model_name
+from fer_lightning.inference.classifier import pick_device
 from fer_lightning.inference.photos import PhotoReader, collect_inputs, input_kind
 from fer_lightning.inference.prediction import feed
 from fer_lightning.inference.prediction_files import Outputs
@@ -48,15 +55,16 @@ def check_options(cfg: DictConfig) -> None:
 def predict(cfg: DictConfig) -> Path:
     """Predict the emotions of the faces in ``cfg.input``; returns the run folder."""
     check_options(cfg)
-    if not cfg.get("ckpt_path"):
-        raise UserError("no checkpoint given: ckpt_path=<run folder>/checkpoints/last.ckpt")
     inputs, folder = collect_inputs(cfg.get("input"))
     if any(input_kind(p) != "csv" for p, _ in inputs):
         fd.require_opencv()
-    classifier = Classifier(cfg.ckpt_path, tta=cfg.tta, device=cfg.device)
+    classifier = load_chosen(cfg, cfg.device, cfg.tta)
+    log.info(describe(classifier))
     output_dir = Path(cfg.paths.output_dir)
     try:
-        outputs = Outputs(output_dir, classifier.class_names, cfg.jsonl, cfg.annotate)
+        outputs = Outputs(
+            output_dir, classifier.class_names, cfg.jsonl, cfg.annotate, model_name(classifier)
+        )
     except OSError as error:
         raise run_folder_error(output_dir, error) from None
     batcher = Batcher(classifier, cfg.batch_size, outputs)
@@ -83,6 +91,8 @@ def predict(cfg: DictConfig) -> Path:
         classifier.device,
     )
     log.info("Predictions in %s", output_dir / "predictions.csv")
+    if outputs.summaries.file is not None:
+        log.info("Time per emotion of each face of the videos in %s", outputs.summaries.path)
     return output_dir
 
 

@@ -1,9 +1,11 @@
-"""`python -m fer_lightning.visualize ckpt_path=PATH image=face.png`: what a trained network sees.
+"""`python -m fer_lightning.visualize image=face.png`: what a trained network sees.
 
-The checkpoint rebuilds the model and its run's preprocessing; the image (any size or colour)
-becomes a 48x48 gray face as in FER2013. Written to the run folder: one picture per conv stage
-(``activations_<stage>.png``: the input and the stage's feature maps), the first layer's filters
-(``filters.png``) and the predicted probabilities per emotion (``probabilities.png``).
+The model is the shipped ``ferplus`` (``pretrained=fer2013`` the other) unless ``ckpt_path=``
+names a checkpoint; either brings the network and its run's preprocessing. The image (any size
+or colour) becomes a 48x48 gray face as in FER2013. Written to the run folder: one picture per
+conv stage (``activations_<stage>.png``: the input and the stage's feature maps), the first
+layer's filters (``filters.png``) and the predicted probabilities per emotion
+(``probabilities.png``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fer_lightning.cli import command
 from fer_lightning.data.labels import IMAGE_SIZE
 from fer_lightning.errors import UserError
 from fer_lightning.inference.argv_checks import check_run_folder, no_device_option
-from fer_lightning.inference.classifier import Classifier
+from fer_lightning.inference.chosen_model import describe, load_chosen, model_name
 from fer_lightning.inference.face_detection import smaller_than_a_face
 from fer_lightning.inference.writable import run_folder_error
 from fer_lightning.pixel_limit import open_image
@@ -50,13 +52,12 @@ def load_face(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
 
 
 def visualize(cfg: DictConfig) -> Path:
-    """Write the pictures for ``cfg.image`` under ``cfg.ckpt_path``; returns the folder."""
-    if not cfg.get("ckpt_path"):
-        raise UserError("no checkpoint given: ckpt_path=<run folder>/checkpoints/last.ckpt")
+    """Write the pictures of what the model sees in ``cfg.image``; returns the folder."""
     if not cfg.get("image"):
         raise UserError("no image given: image=PATH of a face picture (any size or colour)")
     face = load_face(cfg.image)
-    classifier = Classifier(cfg.ckpt_path, device="cpu")
+    classifier = load_chosen(cfg, "cpu")
+    log.info(describe(classifier))
     probs = torch.from_numpy(classifier(face[None])[0])
     names = list(classifier.class_names)
     best = int(probs.argmax())
@@ -79,7 +80,13 @@ def visualize(cfg: DictConfig) -> Path:
         save_image(chart, output_dir / "probabilities.png")
     except OSError as error:
         raise run_folder_error(output_dir, error) from None
-    log.info("Predicted %s (%.1f%%) for %s", names[best], 100 * float(probs[best]), cfg.image)
+    log.info(
+        "Predicted %s (%.1f%%) for %s with %s",
+        names[best],
+        100 * float(probs[best]),
+        cfg.image,
+        model_name(classifier),
+    )
     log.info("Wrote %d pictures to %s", len(pictures) + 1, output_dir)
     return output_dir
 

@@ -60,6 +60,8 @@ def test_torchscript_matches_pytorch(ckpts, tmp_path, caplog, model, tta):
     loaded = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     meta = json.loads(extra[METADATA_FILE])
     check_meta(meta)
+    assert meta["source"] == meta["checkpoint"] == str(ckpts[model])
+    assert meta["pretrained"] is None and meta["card"] is None
     assert meta["eval_crop"] == (None if model == "plain" else "ten")
     faces, _ = generate_faces(11, seed=5)  # another batch size than the export's trace
     with torch.inference_mode():

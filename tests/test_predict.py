@@ -165,7 +165,7 @@ def test_pixels_csv_gives_one_row_per_line_with_tta(ckpt, tmp_path, write_csv):
     np.testing.assert_allclose(got, expected.numpy(), atol=2e-6)
 
 
-def test_video_gives_a_row_per_sampled_frame(ckpt, tmp_path):
+def test_video_gives_a_row_per_sampled_frame_with_its_time_track_and_summary(ckpt, tmp_path):
     astronaut = bgr(skimage_data.astronaut())
     video = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (512, 512))
@@ -174,12 +174,30 @@ def test_video_gives_a_row_per_sampled_frame(ckpt, tmp_path):
         writer.write(np.roll(astronaut, 2 * shift, axis=1))
     writer.release()
 
-    out, rows = run_predict(ckpt, tmp_path, f"input={video}", "every_n_frames=2")
+    out, rows = run_predict(ckpt, tmp_path, f"input={video}", "every_n_frames=2", "jsonl=true")
 
     assert [r["frame"] for r in rows] == ["0", "2", "4"]
+    assert [r["time_s"] for r in rows] == ["0.000", "0.400", "0.800"]  # 5 frames/s
+    assert [r["track"] for r in rows] == ["1", "1", "1"]  # one face, followed
     for row in rows:
+        assert row["model"] == str(ckpt)
         assert_near_astronaut_face(row, tolerance=12)
         assert_probabilities(row)
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [(r["time_s"], r["track"]) for r in records] == [(0.0, 1), (0.4, 1), (0.8, 1)]
+    with (out / "video_summary.csv").open(newline="") as f:
+        (summary,) = csv.DictReader(f)
+    assert (summary["file"], summary["track"], summary["frames"]) == (str(video), "1", "3")
+    assert (summary["first_s"], summary["last_s"], summary["seconds"]) == (
+        "0.000",
+        "0.800",
+        "1.200",
+    )
+    shares = {e: float(summary[e]) for e in EMOTIONS}
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    for emotion, share in shares.items():
+        assert share == pytest.approx(sum(r["emotion"] == emotion for r in rows) / 3, abs=1e-4)
+    assert summary["emotion"] == max(shares, key=shares.get)
     capture = cv2.VideoCapture(str(out / "annotated" / "clip.mp4"))
     frames = 0
     while capture.read()[0]:
@@ -191,9 +209,12 @@ def test_video_gives_a_row_per_sampled_frame(ckpt, tmp_path):
 def test_detect_never_takes_the_whole_photo(ckpt, tmp_path):
     path = tmp_path / "astronaut.jpg"
     fd.write_image(path, bgr(skimage_data.astronaut()))
-    _, rows = run_predict(ckpt, tmp_path, f"input={path}", "detect=never", "annotate=false")
+    out, rows = run_predict(ckpt, tmp_path, f"input={path}", "detect=never", "annotate=false")
     assert len(rows) == 1
     assert [rows[0][k] for k in "xywh"] == ["0", "0", "512", "512"]
+    # A photo has no time and no track, and no video summary is written.
+    assert (rows[0]["time_s"], rows[0]["track"], rows[0]["model"]) == ("", "", str(ckpt))
+    assert not (out / "video_summary.csv").exists()
 
 
 def test_unusable_inputs_are_one_line_errors(ckpt, tmp_path):

@@ -68,8 +68,8 @@ def test_missing_options_and_bad_images_are_user_errors(trained, tmp_path):
     def run(*overrides):
         return visualize(compose_train(list(overrides), tmp_path, config="visualize"))
 
-    with pytest.raises(UserError, match="ckpt_path="):
-        run(f"image={face}")
+    with pytest.raises(UserError, match=r"no model given: pretrained=<name> .* or ckpt_path="):
+        run(f"image={face}", "pretrained=null")
     with pytest.raises(UserError, match="image="):
         run(f"ckpt_path={ckpt}")
     with pytest.raises(UserError, match=r"nothing\.png: no such image file"):

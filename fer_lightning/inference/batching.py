@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fer_lightning.inference import face_detection as fd
+from fer_lightning.inference.video_tracks import VideoTracks
 
 
 @dataclass
@@ -22,7 +23,8 @@ class Source:
     relative: Path  # where its annotated copy goes under annotated/
     whole: bool = False  # the whole image was taken as the face (no detection)
     labels: np.ndarray | None = None  # a labelled CSV's emotion column
-    fps: float = 0.0
+    fps: float = 0.0  # of its annotated copy: one frame per sampled frame
+    video: VideoTracks | None = None  # a video's times and tracks
     pictures: int = 0
     empty: int = 0
     faces: int = 0

@@ -22,6 +22,7 @@ from fer_lightning.data.augment import Augmentation, eval_views
 from fer_lightning.data.labels import IMAGE_SIZE
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
+from fer_lightning.inference.chosen_model import card_figures, model_name, shipped_name
 from fer_lightning.inference.classifier import Classifier
 from fer_lightning.models.averaging import average_probabilities
 
@@ -52,14 +53,22 @@ class ExportedClassifier(nn.Module):
 
 
 def description(classifier: Classifier, ckpt_path: str, tta: str) -> dict[str, Any]:
-    """What a user of the exported file needs to feed it and read its output."""
+    """What a user of the exported file needs to feed it and read its output, and whence it is.
+
+    A shipped model is named (``pretrained``) with its card's figures (``card``); a checkpoint
+    by its path.
+    """
     config = classifier.config
     data = config.data
     views = classifier.augmentation
     channels = int(data.channels)
+    shipped = shipped_name(classifier)
     return {
         "producer": f"fer_lightning {fer_lightning.__version__}",
-        "checkpoint": str(ckpt_path),
+        "source": model_name(classifier),
+        "checkpoint": None if shipped else str(ckpt_path),
+        "pretrained": shipped,
+        "card": card_figures(shipped) if shipped else None,
         "model": str(config.model.get("_target_", "")),
         "input_name": INPUT_NAME,
         "input_shape": ["N", channels, IMAGE_SIZE, IMAGE_SIZE],
@@ -132,18 +141,22 @@ def export_onnx(
         )
     proto = onnx.load(str(path))
     proto.doc_string = (
-        f"fer_lightning facial emotion classifier. Input {INPUT_NAME}: float32 "
+        f"fer_lightning facial emotion classifier ({meta['source']}). Input {INPUT_NAME}: float32 "
         f"[N, {meta['channels']}, {IMAGE_SIZE}, {IMAGE_SIZE}], {meta['preprocessing']}, mean "
         f"{meta['mean']}, std {meta['std']}. Output {OUTPUT_NAME}: {meta['output']}: "
         f"{', '.join(meta['classes'])}."
     )
     flat = {
         METADATA_FILE: json.dumps(meta),
+        "source": meta["source"],
         "classes": ",".join(meta["classes"]),
         "input": f"{INPUT_NAME} float32 [N, {meta['channels']}, {IMAGE_SIZE}, {IMAGE_SIZE}]",
         "normalization": f"(x / 255 - {meta['mean']}) / {meta['std']}",
         "output": f"{OUTPUT_NAME}: {meta['output']}",
     }
+    card = meta.get("card") or {}
+    if card.get("accuracy") is not None:
+        flat["test_accuracy"] = f"{card['accuracy']} on {card['data']} {card['split']}"
     for key, value in flat.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

@@ -11,6 +11,7 @@ without it, and ``require_opencv`` turns its absence into a one-line error.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ CASCADE = "haarcascade_frontalface_default.xml"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 DETECT_MODES = ("auto", "always", "never")
+# The frame rate assumed for a video whose file states none (the PAL rate, common in files).
+DEFAULT_FPS = 25.0
 # Images up to this size that are gray squares are taken to be face crops already (detect=auto).
 FACE_CROP_MAX = 64
 # Below this many pixels a side an image holds no face worth classifying (a 1x1 image was once
@@ -231,7 +234,10 @@ def video_frames(
     if not capture.isOpened():
         capture.release()
         raise OSError("OpenCV cannot open it as a video")
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 25.0)
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    if not math.isfinite(fps) or fps <= 0:  # the times of its frames would be meaningless
+        log.warning("%s: states no frame rate; times assume %g frames/s", path, DEFAULT_FPS)
+        fps = DEFAULT_FPS
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:

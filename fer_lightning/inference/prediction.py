@@ -18,6 +18,7 @@ from fer_lightning.errors import DataError
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.inference.batching import Batcher, Picture, Source
 from fer_lightning.inference.photos import PhotoReader, input_kind, read_ahead
+from fer_lightning.inference.video_tracks import VideoTracks
 
 log = logging.getLogger("fer_lightning")
 
@@ -85,7 +86,8 @@ def feed_video(
         frames, fps, total = fd.video_frames(path, every_n_frames)
     except OSError as error:
         return f"{name}: not a readable video ({error})"
-    source = Source(name, "video", relative, fps=max(1.0, fps / every_n_frames))
+    tracks = VideoTracks(fps, every_n_frames)
+    source = Source(name, "video", relative, fps=max(1.0, fps / every_n_frames), video=tracks)
     bar = tqdm(total=total or None, unit="frame", leave=False, disable=None, desc=name)
     sampled = 0
     for index, frame in frames:

@@ -1,4 +1,8 @@
-"""What prediction writes: predictions.csv (and .jsonl), annotated copies, a line per input."""
+"""What prediction writes: predictions.csv (and .jsonl), annotated copies, a line per input.
+
+Every row names the model that made it; a video's rows add the frame's time and each face's
+track, and each video's tracks are summed up in video_summary.csv (``video_tracks``).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,13 @@ import numpy as np
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.inference.batching import Picture, Source
+from fer_lightning.inference.video_tracks import SummaryFile
 
 log = logging.getLogger("fer_lightning")
+
+# predictions.csv's columns before one probability per class: the classes stay last, so
+# files of models with other classes keep the same leading columns.
+COLUMNS = ["model", "file", "frame", "time_s", "track", "x", "y", "w", "h", "emotion", "confidence"]
 
 
 def label_classes(class_names: Sequence[str]) -> np.ndarray | None:
@@ -34,21 +43,28 @@ class Outputs:
     """predictions.csv (and .jsonl), annotated copies, and one console line per input."""
 
     def __init__(
-        self, output_dir: Path, class_names: Sequence[str], jsonl: bool, annotate: bool
+        self,
+        output_dir: Path,
+        class_names: Sequence[str],
+        jsonl: bool,
+        annotate: bool,
+        model: str = "",
     ) -> None:
         self.output_dir, self.class_names, self.annotate = output_dir, list(class_names), annotate
+        self.model = model  # on every row: a file of predictions says which model made them
         output_dir.mkdir(parents=True, exist_ok=True)
         self.csv_file: TextIO = (output_dir / "predictions.csv").open("w", newline="")
         self.rows = csv.writer(self.csv_file)
-        header = ["file", "frame", "x", "y", "w", "h", "emotion", "confidence"]
-        self.rows.writerow(header + self.class_names)
+        self.rows.writerow(COLUMNS + self.class_names)
         self.jsonl: TextIO | None = (output_dir / "predictions.jsonl").open("w") if jsonl else None
+        self.summaries = SummaryFile(output_dir, self.class_names)
         self.faces = 0
         self.files = 0
         self.label_classes = label_classes(self.class_names)
 
     def close(self) -> None:
         self.csv_file.close()
+        self.summaries.close()
         if self.jsonl is not None:
             self.jsonl.close()
 
@@ -62,35 +78,51 @@ class Outputs:
     def _write(self, picture: Picture) -> None:
         source = picture.source
         source.pictures += 1
+        probs = [p for p in picture.probs if p is not None]
+        emotions = [self.class_names[int(p.argmax())] for p in probs]
+        time_s: float | None = None
+        tracks: list[int | None] = [None] * len(probs)
+        if source.video is not None and picture.frame is not None:
+            time_s = round(source.video.time_s(picture.frame), 3)
+            tracks = list(source.video.observe(picture.frame, picture.boxes, emotions))
+        where = {"model": self.model, "file": source.name, "frame": picture.frame, "time_s": time_s}
         frame = "" if picture.frame is None else picture.frame
+        cells = [self.model, source.name, frame, "" if time_s is None else f"{time_s:.3f}"]
         if not picture.boxes:
             source.empty += 1
-            self.rows.writerow([source.name, frame, *[""] * (6 + len(self.class_names))])
-            self._json(source.name, picture.frame, None, None)
+            self.rows.writerow([*cells, *[""] * (len(COLUMNS) - len(cells) + self.classes)])
+            self._json(where, None, None, None)
         labels = []
-        for box, probs in zip(picture.boxes, picture.probs, strict=True):
-            assert probs is not None
-            best = int(probs.argmax())
-            emotion, confidence = self.class_names[best], float(probs[best])
-            labels.append(f"{emotion} {confidence:.2f}")
+        for box, p, emotion, track in zip(picture.boxes, probs, emotions, tracks, strict=True):
+            confidence = float(p.max())
+            labels.append(f"{f'#{track} ' if track else ''}{emotion} {confidence:.2f}")
             source.faces += 1
             source.counts[emotion] += 1
             if source.kind == "image":
                 source.best.append((emotion, confidence))
             labelled = source.labels is not None and self.label_classes is not None
             if labelled and picture.frame is not None:
-                source.correct += int(self.label_classes[source.labels[picture.frame]] == best)
-            values = [f"{p:.6f}" for p in probs.tolist()]
-            self.rows.writerow([source.name, frame, *box, emotion, f"{confidence:.6f}", *values])
-            self._json(source.name, picture.frame, box, probs)
+                expected = self.label_classes[source.labels[picture.frame]]
+                source.correct += int(expected == int(p.argmax()))
+            values = [f"{v:.6f}" for v in p.tolist()]
+            track_cell = "" if track is None else track
+            row = [*cells, track_cell, *box, emotion, f"{confidence:.6f}", *values]
+            self.rows.writerow(row)
+            self._json(where, track, box, p)
         self.faces += len(picture.boxes)
         if self.annotate and source.annotate and picture.image is not None:
             self._annotate(picture, labels)
 
-    def _json(self, name: str, frame: int | None, box: Any, probs: np.ndarray | None) -> None:
+    @property
+    def classes(self) -> int:
+        return len(self.class_names)
+
+    def _json(
+        self, where: dict[str, Any], track: int | None, box: Any, probs: np.ndarray | None
+    ) -> None:
         if self.jsonl is None:
             return
-        record: dict[str, Any] = {"file": name, "frame": frame, "box": None, "emotion": None}
+        record: dict[str, Any] = {**where, "track": track, "box": None, "emotion": None}
         if box is not None and probs is not None:
             best = int(probs.argmax())
             record["box"] = dict(zip("xywh", (int(v) for v in box), strict=True))
@@ -134,13 +166,17 @@ class Outputs:
             plural = "face" if source.faces == 1 else "faces"
             log.info("%s: %d %s%s: %s", source.name, source.faces, plural, whole, faces)
         elif source.kind == "video":
+            tracks = len(source.video.tracks) if source.video is not None else 0
             log.info(
-                "%s: %d sampled frames, %d faces: %s",
+                "%s: %d sampled frames, %d faces in %d track(s): %s",
                 source.name,
                 source.pictures,
                 source.faces,
+                tracks,
                 counts or "-",
             )
+            if source.video is not None:
+                self.summaries.write(source.name, source.video)
             if source.empty:
                 log.warning(
                     "%s: no face in %d of %d sampled frames (rows with an empty emotion)",
