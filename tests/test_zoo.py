@@ -186,3 +186,19 @@ def test_a_shipped_model_reaches_its_cards_accuracy_on_the_shared_copy(name, sha
     probs = rec.classify(test.images.numpy())
     accuracy = float((probs.argmax(1) == test.labels.numpy()).mean())
     assert accuracy == pytest.approx(rec.card["results"]["accuracy"], abs=2e-4)
+
+
+def test_video_gives_frames_with_times_and_one_track(recognizer, tmp_path):
+    import cv2
+    from skimage import data
+
+    astronaut = np.ascontiguousarray(data.astronaut()[..., ::-1])
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (512, 512))
+    for shift in range(5):
+        writer.write(np.roll(astronaut, 2 * shift, axis=1))
+    writer.release()
+    frames = list(recognizer.video(video, every_n_frames=2))
+    assert [(f.index, f.time_s) for f in frames] == [(0, 0.0), (2, 0.4), (4, 0.8)]
+    assert [[face.track for face in f.faces] for f in frames] == [[1], [1], [1]]
+    assert recognizer.predict(astronaut)[0].track is None

@@ -27,11 +27,13 @@ Image = Any  # a path, a PIL image, or a uint8 numpy array [H, W] / [H, W, 3]
 
 @dataclass(frozen=True)
 class Face:
-    """One face: its box in the image (x, y, width, height), top emotion and every score."""
+    """One face: its box in the image (x, y, width, height), top emotion and every score;
+    in a video, ``track`` follows the same face across frames (None in photos)."""
 
     box: tuple[int, int, int, int]
     label: str
     scores: dict[str, float]
+    track: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ class EmotionRecognizer:
         return results if many else results[0]
 
     def video(self, path: str | Path, every_n_frames: int = 1) -> Iterator[Frame]:
-        """The faces of every ``every_n_frames``-th frame of a video file, as they are read."""
+        """The faces of every ``every_n_frames``-th frame of a video file, as they are read,
+        each face with a track id that follows it across frames (by box overlap)."""
         from fer_lightning.inference import face_detection as fd
 
         if every_n_frames < 1:
@@ -157,8 +160,16 @@ class EmotionRecognizer:
             frames, fps, _ = fd.video_frames(path, every_n_frames)
         except OSError as error:
             raise UserError(f"{path}: not a readable video ({error})") from None
+        from dataclasses import replace
+
+        from fer_lightning.inference.tracking import Tracker
+
+        tracker = Tracker()
         for index, image in frames:
-            yield Frame(index, index / fps, self.predict(image, color="bgr"))
+            faces = self.predict(image, color="bgr")
+            ids = tracker.update([f.box for f in faces])
+            tracked = [replace(f, track=t) for f, t in zip(faces, ids, strict=True)]
+            yield Frame(index, index / fps, tracked)
 
     def _photo(self, image: Image, color: str) -> Any:
         from fer_lightning.inference import face_detection as fd
