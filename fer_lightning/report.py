@@ -32,6 +32,7 @@ from fer_lightning.runs.document_block import Block, read_block, through_links
 from fer_lightning.runs.ledger import merge_into_ledger, read_ledger, write_ledger
 from fer_lightning.runs.results import epoch_curves, find_runs, rows_table, run_row
 from fer_lightning.runs.run_files import one_line
+from fer_lightning.zoo.table import zoo_table
 
 OUTPUTS = ("results.csv", "results.md", "test_accuracy.png", "val_curves.png", "loss_curves.png")
 
@@ -233,7 +234,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "it, the runs read now replace or join theirs, and it is written back (one report at "
         "a time: another waits)",
     )
+    parser.add_argument(
+        "--zoo", action="store_true", help="the shipped models' table (from their cards) --into"
+    )
     args = parser.parse_args(argv)
+    if args.zoo:
+        with one_line_errors():
+            if not args.into:
+                raise UserError("--zoo writes the shipped models' table --into FILE#NAME")
+            block = read_block(args.into)
+            with held_exclusively([block.path], waiting=lambda p: warn(f"waiting for {p}")):
+                print(f"wrote {read_block(args.into).fill(zoo_table())}")
+        return
     if not args.dirs and not (args.ledger and args.out):
         parser.error("give run folders, or --ledger CSV --out DIR to redraw the ledger's tables")
     with one_line_errors():

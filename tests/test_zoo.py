@@ -202,3 +202,15 @@ def test_video_gives_frames_with_times_and_one_track(recognizer, tmp_path):
     assert [(f.index, f.time_s) for f in frames] == [(0, 0.0), (2, 0.4), (4, 0.8)]
     assert [[face.track for face in f.faces] for f in frames] == [[1], [1], [1]]
     assert recognizer.predict(astronaut)[0].track is None
+
+
+def test_report_zoo_writes_the_model_table_into_a_document(zoo, tmp_path):
+    from fer_lightning.report import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- begin report zoo -->\nold\n<!-- end report zoo -->\nafter\n")
+    main(["--zoo", "--into", f"{readme}#zoo"])
+    text = readme.read_text()
+    card = registry.card("tiny")
+    assert "| `tiny` | 7 |" in text and f"{100 * card['results']['accuracy']:.2f}%" in text
+    assert "old" not in text and text.endswith("<!-- end report zoo -->\nafter\n")
