@@ -22,6 +22,8 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from fer_lightning import cli_sweeps
+from fer_lightning.cli_overrides import check_overrides
 from fer_lightning.errors import Interrupted, UserError
 from fer_lightning.runs import folders
 
@@ -69,19 +71,28 @@ def one_line_errors() -> Iterator[None]:
 def command(
     config_name: str, checks: Sequence[Callable[[Sequence[str]], None]] = ()
 ) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result | None]]:
-    """``main`` of a command: checks of the raw arguments, Hydra, then ``task(cfg)``."""
+    """``main`` of a command: checks of the raw arguments, Hydra, then ``task(cfg)``.
+
+    Every command checks the plugins its options need, the quoting and the overrides against
+    the config tree (``checks`` adds its own), so a mistake is one line before Hydra runs.
+    """
 
     def wrap(task: Callable[[DictConfig], Result]) -> Callable[[], Result | None]:
         @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)
-        def run(cfg: DictConfig) -> Result:
+        def run(cfg: DictConfig) -> Result | None:
             with one_line_errors():
+                if cli_sweeps.in_multirun():  # a failed job must not end the sweep
+                    return cli_sweeps.run_job(task, cfg)
                 return task(cfg)
 
         @functools.wraps(task)
         def main() -> Result | None:
             prepare_process()
-            for check in checks:
-                check(sys.argv[1:])
+            argv = sys.argv[1:]
+            with one_line_errors():
+                for check in (check_plugins, check_quoting, *checks):
+                    check(argv)
+                check_overrides(config_name, argv)
             return run()
 
         return main

@@ -12,15 +12,20 @@ import logging
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fer_lightning.cli import command, instantiate_all
 from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import Classifier
+from fer_lightning.training.interrupts import signal_stops
 from fer_lightning.training.precision import resolve_precision
+from fer_lightning.training.trainer_build import build_trainer
 
 log = logging.getLogger("fer_lightning")
+
+STOPPED = (
+    "nothing written (metrics.json needs the whole split): evaluate again with the same command"
+)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -34,7 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = classifier.datamodule
     datamodule.test_split = cfg.split  # the test loop reads this split
     datamodule.setup("test")
-    trainer: L.Trainer = instantiate(
+    trainer = build_trainer(
         cfg.trainer,
         callbacks=instantiate_all(cfg.get("callbacks")),
         precision=resolve_precision(
@@ -42,7 +47,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             cfg.trainer.get("accelerator"),
         ),
     )
-    trainer.test(classifier.module, datamodule=datamodule)
+    # A signal leaves no metrics.json: the metrics of part of a split would read as the whole.
+    with signal_stops(trainer, lambda signal: f"stopped by {signal}; {STOPPED}"):
+        trainer.test(classifier.module, datamodule=datamodule)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     output_dir = Path(cfg.paths.output_dir)
     result = {

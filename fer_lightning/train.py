@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from fer_lightning.cli import check_plugins, check_quoting, command
+from fer_lightning.cli import command
 from fer_lightning.training.fit import train
 
 
@@ -13,7 +13,7 @@ def task(cfg: DictConfig) -> float | None:
     return train(cfg).get(cfg.get("optimized_metric"))
 
 
-main = command("train", checks=(check_plugins, check_quoting))(task)
+main = command("train")(task)
 
 if __name__ == "__main__":
     main()

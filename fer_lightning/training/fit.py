@@ -16,20 +16,21 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
-from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fer_lightning.callbacks.moved_run import MovedRun
 from fer_lightning.cli import instantiate_all
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.labels import LABEL_SETS
-from fer_lightning.errors import Interrupted, UserError
+from fer_lightning.errors import UserError
 from fer_lightning.runs import folders, resume
+from fer_lightning.training.checkpoint_io import with_checked_saves
+from fer_lightning.training.interrupts import signal_stops
 from fer_lightning.training.loggers import ResumableCSVLogger
 from fer_lightning.training.module import EmotionClassifier
 from fer_lightning.training.precision import resolve_precision
+from fer_lightning.training.trainer_build import build_trainer
 
 log = logging.getLogger("fer_lightning")
 
@@ -151,27 +152,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         for logger in loggers:
             if isinstance(logger, ResumableCSVLogger) and rank_zero_only.rank == 0:
                 logger.experiment.forget_from(step)
-    trainer: L.Trainer = instantiate(
+    trainer = build_trainer(
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers or False,
         precision=precision,
         max_time=None,  # enforced by the Timer above
+        # Every save is checked on disk: Lightning's own writer swallows a refused one.
+        plugins=with_checked_saves(cfg.trainer.get("plugins")),
     )
 
     # Lightning unwraps a compiled module for checkpoints, so their keys stay the same.
     fit_module = torch.compile(module) if cfg.get("compile") else module
-    try:
+    # A signal saves last.ckpt first (the callbacks' SaveOnInterrupt), then ends in one line.
+    with signal_stops(trainer, lambda signal: interrupted(signal, output_dir)):
         trainer.fit(
             fit_module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
         )
-    except SystemExit as stop:
-        # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1), both after
-        # the callbacks' on_exception (SaveOnInterrupt). A scheduler must not read success (0)
-        # or a crash (1) there: the shell's codes, 128 + the signal.
-        if trainer.state.status != TrainerStatus.INTERRUPTED:
-            raise
-        raise interrupted(stop, output_dir) from None
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["train_time_s"] = timer.time_elapsed("train")
     metrics["params"] = float(sum(p.numel() for p in module.net.parameters()))
@@ -183,7 +180,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     if cfg.test:
         best = checkpoint.best_model_path if checkpoint is not None else ""
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        with signal_stops(trainer, lambda signal: interrupted(signal, output_dir, "the test")):
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
@@ -198,13 +196,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-def interrupted(stop: SystemExit, output_dir: Path) -> Interrupted:
-    """The one line and exit code of a run stopped by SIGTERM (143) or Ctrl-C (130)."""
-    sigterm = isinstance(stop, SIGTERMException)
+def interrupted(signal: str, output_dir: Path, during: str = "") -> str:
+    """The line of a run stopped by a signal: what is saved and the command that goes on.
+
+    A resume of a run whose fit was done restores its last epoch and goes on to the test.
+    """
     last = output_dir / "checkpoints" / "last.ckpt"
     saved = f"saved {last}" if last.exists() else "no checkpoint was saved"
-    return Interrupted(
-        f"stopped by {'SIGTERM' if sigterm else 'Ctrl-C'}; {saved}; resume with: "
-        f"python -m fer_lightning ckpt_path={last if last.exists() else 'last'}",
-        143 if sigterm else 130,
+    return (
+        f"stopped by {signal}{f' during {during}' if during else ''}; {saved}; resume with: "
+        f"python -m fer_lightning ckpt_path={last if last.exists() else 'last'}"
     )

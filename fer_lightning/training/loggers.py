@@ -21,22 +21,56 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
+from fer_lightning.errors import DataError
+
+# The fix for a metrics.csv that is not the log this run wrote; its rows stay in the moved file.
+MOVE_ASIDE = (
+    "it is not the CSV log this run writes; move it aside (e.g. rename it metrics.old.csv) "
+    "and run again: the run starts a new metrics.csv"
+)
+
 
 class KeepingWriter(ExperimentWriter):
-    """Appends to an existing ``metrics.csv`` instead of deleting it."""
+    """Appends to an existing ``metrics.csv`` instead of deleting it.
+
+    A file there that is not such a log (a folder, binary content, a step that is no number) is
+    refused before anything is written, in one line: the log's rows are never overwritten.
+    """
 
     def _check_log_dir_exists(self) -> None:
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-                self.metrics_keys = next(csv.reader(file), [])
+        if self._fs.exists(self.metrics_file_path):
+            self.metrics_keys = next(iter(self.read()), [])
+
+    def read(self) -> list[list[str]]:
+        """The saved log's lines as fields, the header first."""
+        path = self.metrics_file_path
+        if not self._fs.isfile(path):
+            raise DataError(f"{path} is no file: {MOVE_ASIDE}")
+        try:
+            with self._fs.open(path, "r", newline="") as file:
+                lines = list(csv.reader(file))
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise DataError(f"{path} cannot be read as text ({error}): {MOVE_ASIDE}") from None
+        return lines
 
     def forget_from(self, step: int) -> int:
         """Drop the saved rows logged at ``step`` or later; returns how many were dropped."""
-        if not self._fs.isfile(self.metrics_file_path):
+        if not self._fs.exists(self.metrics_file_path):
             return 0
-        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-            rows = list(csv.DictReader(file))
-        kept = [r for r in rows if not r.get("step") or int(float(r["step"])) < step]
+        header, *lines = self.read() or [[]]
+        rows = []
+        for number, line in enumerate(lines, start=2):
+            row = dict(zip(header, line, strict=False))
+            try:
+                row_step = int(float(row["step"])) if row.get("step") else None
+            except (ValueError, OverflowError):
+                raise DataError(
+                    f"{self.metrics_file_path} row {number}: step {row['step']!r} is not a "
+                    f"number: {MOVE_ASIDE}"
+                ) from None
+            if line:  # a blank line is no row
+                rows.append((row, row_step))
+        kept = [row for row, row_step in rows if row_step is None or row_step < step]
         if len(kept) < len(rows):
             with self._fs.open(self.metrics_file_path, "w", newline="") as file:
                 writer = csv.DictWriter(file, fieldnames=self.metrics_keys)

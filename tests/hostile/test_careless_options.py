@@ -59,3 +59,42 @@ def test_a_non_ascii_path_says_to_quote_it(tmp_path):
     ]
     quoted = run_cli(['data.path="/tmp/données/fer.csv"', "--cfg", "job"], cwd=tmp_path)
     assert quoted.returncode == 0 and "path: /tmp/données/fer.csv" in quoted.stdout
+
+
+no_gpu = pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="a GPU is there: the option works"
+)
+
+
+@no_gpu
+@pytest.mark.parametrize(
+    ("overrides", "option"),
+    [
+        (["trainer=gpu"], "trainer.accelerator=gpu"),
+        (["trainer.accelerator=gpu"], "trainer.accelerator=gpu"),
+        (["trainer.accelerator=cuda"], "trainer.accelerator=cuda"),
+        (["trainer.accelerator=mps"], "trainer.accelerator=mps"),
+        (["trainer.accelerator=nope"], "trainer.accelerator=nope"),
+        (["trainer.accelerator=cpu", "trainer.devices=0"], "trainer.devices=0"),
+    ],
+)
+def test_a_device_this_machine_lacks_is_one_line_in_train(train_cfg, overrides, option):
+    with pytest.raises(UserError, match=r"trainer\.accelerator=(auto|cpu)|trainer=cpu") as error:
+        train(train_cfg([*TINY, *overrides]))
+    assert str(error.value).startswith(option), str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@no_gpu
+def test_a_device_this_machine_lacks_is_one_line_in_eval(tmp_path, tiny_run):
+    from fer_lightning.eval import evaluate
+    from tests.conftest import compose_train
+
+    cfg = compose_train([f"ckpt_path={tiny_run.best}", "trainer.accelerator=gpu"], tmp_path, "eval")
+    with pytest.raises(UserError, match=r"^trainer\.accelerator=gpu: .*trainer\.accelerator=cpu"):
+        evaluate(cfg)
+
+
+def test_an_argument_the_trainer_lacks_is_one_line(train_cfg):
+    with pytest.raises(UserError, match=r"^trainer\.no_such_flag=1: .*unexpected keyword"):
+        train(train_cfg([*TINY, "+trainer.no_such_flag=1"]))
