@@ -158,3 +158,22 @@ def test_the_installed_wheel_trains_and_evaluates_outside_the_checkout(wheel_env
     assert "test accuracy" in tested.stdout + tested.stderr
     (eval_dir,) = (work / "outputs" / "eval" / "runs").iterdir()
     assert (eval_dir / "metrics.json").is_file()
+
+
+def test_the_installed_wheel_ships_the_trained_models(wheel_env):
+    """from_pretrained works from the wheel alone: the weights and cards are package data."""
+    from fer_lightning.zoo.registry import SHIPPED
+
+    wheel, python, work = wheel_env
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in SHIPPED:
+        assert {f"fer_lightning/zoo/models/{name}.{s}" for s in ("safetensors", "json")} <= names
+    code = (
+        "import numpy as np; from fer_lightning import EmotionRecognizer as R; "
+        "from fer_lightning.zoo import SHIPPED; "
+        "print([R.from_pretrained(n, device='cpu').classify(np.zeros((1, 48, 48), np.uint8)).shape"
+        " for n in SHIPPED])"
+    )
+    loaded = run(python, ["-c", code], work)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.count("(1, ") == len(SHIPPED)
