@@ -1,4 +1,5 @@
-"""`python -m fer_lightning.eval ckpt_path=PATH` (`fer-eval`): test a checkpoint, or an ensemble.
+"""`python -m fer_lightning.eval ckpt_path=PATH` (`fer-eval`): test a checkpoint, an ensemble,
+or (without ckpt_path) the shipped model ``pretrained`` names on your copy of the data.
 
 The model and data are rebuilt from the run config stored in the checkpoint (``data.*`` can
 override where and how the data is read); test-time augmentation averages the softmax of the
@@ -32,8 +33,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint(s) on ``cfg.split``; returns the metrics by name."""
     if cfg.split not in ("test", "val"):
         raise UserError(f"split={cfg.split!r} is unknown: use split=test or split=val")
-    overrides = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
-    classifier = Classifier(cfg.ckpt_path, tta=cfg.tta, device="cpu", data=overrides)
+    overrides = {
+        k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if v is not None
+    }
+    classifier = Classifier(
+        cfg.ckpt_path, tta=cfg.tta, device="cpu", data=overrides, pretrained=cfg.get("pretrained")
+    )
     L.seed_everything(cfg.seed)
     run_cfg = classifier.config
     datamodule = classifier.datamodule

@@ -214,3 +214,15 @@ def test_report_zoo_writes_the_model_table_into_a_document(zoo, tmp_path):
     card = registry.card("tiny")
     assert "| `tiny` | 7 |" in text and f"{100 * card['results']['accuracy']:.2f}%" in text
     assert "old" not in text and text.endswith("<!-- end report zoo -->\nafter\n")
+
+
+def test_eval_judges_the_shipped_model_on_the_shared_copy_as_its_card_says(shared_csv, tmp_path):
+    """`python -m fer_lightning.eval data.path=... data.ferplus_path=...`: no checkpoint."""
+    if not (registry.models_dir() / "ferplus.safetensors").exists():
+        pytest.skip("ferplus is not in fer_lightning/zoo/models yet")
+    from fer_lightning.eval import evaluate
+    from tests.conftest import compose_train
+
+    overrides = [f"data.path={shared_csv}", f"data.ferplus_path={SHARED_VOTES}"]
+    metrics = evaluate(compose_train([*overrides, "trainer.precision=32-true"], tmp_path, "eval"))
+    assert metrics["test/acc"] == pytest.approx(registry.card("ferplus")["results"]["accuracy"])
