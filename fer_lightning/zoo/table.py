@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fer_lightning.zoo.registry import SHIPPED, card, models_dir
+from fer_lightning.zoo import registry
 
 
 def hardware(machine: dict | None) -> str:
@@ -21,10 +21,11 @@ def zoo_table() -> str:
         "| `pretrained=` | classes | test accuracy | macro F1 | params | weights | trained |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in SHIPPED:
-        if not (models_dir() / f"{name}.json").is_file():
+    # Looked up on the module each call, so the list seen is the registry's current one.
+    for name in registry.SHIPPED:
+        if not (registry.models_dir() / f"{name}.json").is_file():
             continue
-        c = card(name)
+        c = registry.card(name)
         results, training = c["results"], c.get("training") or {}
         minutes = (training.get("train_time_s") or 0) / 60
         lines.append(
