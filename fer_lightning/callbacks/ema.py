@@ -5,7 +5,7 @@ Two changes to Lightning's ``EMAWeightAveraging``, nothing else hand-written:
 - The decay warms up, ``min(decay, (1 + n) / (10 + n))`` after n updates (TensorFlow's
   ``ExponentialMovingAverage(num_updates=...)``). With a fixed 0.999 the average of the first
   epochs is mostly the random initial weights, mixed with batch-norm statistics that do not fit
-  them: validation read 17% while the network itself was at 47% (seen on FER2013).
+  them, so early validation judges a far worse model than the one training (docs/recipes.md).
 - After fit the averaged model is dropped. Lightning's callback otherwise loads a checkpoint's
   ``current_model_state`` (the raw weights) in a later ``trainer.test``, so the test would judge
   other weights than the averaged ones validation selected.

@@ -61,8 +61,9 @@ class Augmentation:
                     "(data.ferplus_scheme=crossentropy or multilabel) set both to 0"
                 )
             x, soft = self.mix(x, labels)
-            # Train accuracy is judged against the face that dominates the mix: against the
-            # first face's label it read ~40% while validation read 65% (fer_sota, MixUp 0.2).
+            # Train accuracy is judged against the face that dominates the mix: the first
+            # face's label is wrong whenever the second dominates, and read far below
+            # validation (docs/gpu.md).
             labels = soft.argmax(dim=-1)
         if self.train_crop == "ten":
             views = eval_views(x, x.shape[-1], "ten", self.crop_size)

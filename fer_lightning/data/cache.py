@@ -38,8 +38,8 @@ def file_stamp(path: Path) -> dict[str, Any]:
     """What identifies a file's content: its size and the SHA-256 of its bytes.
 
     Size and modification time alone served a stale cache for a CSV edited in place with both
-    kept (``touch -r``). Hashing reads the file once more: 0.09 s for the 85 MB FER2013 CSV.gz
-    (SHA-NI), beside a 1.4 s parse; a file touched but not changed keeps its cache.
+    kept (``touch -r``). Hashing reads the file once more, a small fraction of a parse (timings
+    in docs/speed.md), and a file touched but not changed keeps its cache.
     """
     digest = hashlib.sha256()
     with path.open("rb") as file:

@@ -4,8 +4,8 @@ Reads the Kaggle ``fer2013.csv`` (emotion, pixels, Usage), the challenge page's
 ``icml_face_data.csv`` (the same with spaces in the header), its ``train.csv`` (no Usage) and
 ``test.csv`` (pixels only, unlabelled). The pixel column is parsed in chunks by joining the
 strings and letting numpy parse them in C while a thread reads the next chunk; gzip is inflated
-by ISA-L (python-isal), about 2.5x faster than zlib. The report's per-row split into float32
-takes more than 10x longer here.
+by ISA-L (python-isal), which is faster than zlib. A per-row split into float32, the report's
+way, is the slow path this replaces (timings in docs/speed.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.labels import IMAGE_SIZE, NUM_CLASSES, NUM_PIXELS, USAGES
 from fer_lightning.errors import DataError
 
-try:  # ISA-L's gzip reader: same format and API as gzip, about 2.5x faster to inflate.
+try:  # ISA-L's gzip reader: same format and API as gzip, faster to inflate (docs/speed.md).
     from isal import igzip as fast_gzip
 except ImportError:  # pragma: no cover - the dependency is declared; this keeps gzip working
     fast_gzip = gzip
@@ -139,9 +139,10 @@ def read_frames(path: Path) -> Iterator[pd.DataFrame]:
 
 
 def read_ahead(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """Read the next chunk in a thread while this one is parsed: about 40% off a cold load.
+    """Read the next chunk in a thread while this one is parsed, to shorten a cold load.
 
-    Inflating and pandas' tokenizer release the GIL, so they overlap numpy's pixel parse.
+    Inflating and pandas' tokenizer release the GIL, so they overlap numpy's pixel parse
+    (what it saves: docs/speed.md).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-csv") as pool:
         pending = pool.submit(next, frames, None)

@@ -52,8 +52,9 @@ class FolderListing:
 def image_files(class_dir: Path) -> list[Path]:
     """Every image below a class folder, nested folders included, sorted.
 
-    Nested folders were once dropped without a word (270 of 300 faces loaded). Linked folders
-    are not followed: a link loop would never end.
+    Nested folders count too: a reader that lists only the class folder's own files would drop
+    the faces below it without a word. Linked folders are not followed: a link loop would never
+    end.
     """
     found: list[Path] = []
     for folder, subfolders, names in os.walk(class_dir):

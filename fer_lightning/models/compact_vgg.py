@@ -4,8 +4,9 @@ Khaireddin & Chen's VGG stages (2x conv3x3-BN-ReLU, then a 2x2 max pool) at a qu
 width and without the 4096-wide fully connected layers: 32-64-128-256 channels, global average
 pooling, dropout and one linear layer. Its 2-conv stages keep the receptive field of the big
 network, while the cost per face falls about 16x (FLOPs scale with width squared): 67 MMACs per
-40x40 crop against 1.07 GMACs, so it trains about 60 epochs in an hour on two cores. One input
-channel: the faces are grey, and a 3-channel stem would only triple the first conv.
+40x40 crop against 1.07 GMACs, so two CPU cores train the recipe's 60 epochs in about an hour
+(the runs: docs/recipes.md). One input channel: the faces are grey, and a 3-channel stem would
+only triple the first conv.
 1,174,439 parameters with one input channel and 7 classes.
 """
 

@@ -71,14 +71,13 @@ class ResNetFER(nn.Module):
     ``zero_init_residual`` zeroes the last BN of each block so every block starts as the
     identity (Goyal et al. 2017). Off by default: here the identity net is the stem's 3x3 conv
     seen through three strided 1x1 projections, a 3x3-pixel view of the face; a branch's weights
-    get no gradient until its BN gain grows, so under fer_cpu's warm-up the gains were still
-    below 0.02 after 637 steps and validation sat at the class prior (26%), where the same run
-    without zero-init had 41.6% after 199 steps.
+    get no gradient until its BN gain grows, which a low warm-up lr barely does, so the network
+    stays near the class prior for hundreds of steps (docs/strong_recipes.md).
 
-    ``conv_init``: see :func:`init_convs` (``pytorch`` by default: it trained fer_sota faster
-    and 2 points higher than ``kaiming`` on one GPU). ``input_size`` is not needed (global
-    average pooling takes any size); it is accepted so every model config has the same
-    interface, and checked to be poolable.
+    ``conv_init``: see ``init_convs`` (``pytorch`` by default: its smaller weights let the
+    wide stages learn about as fast as the narrow ones; the runs: docs/strong_recipes.md).
+    ``input_size`` is not needed (global average pooling takes any size); it is accepted so
+    every model config has the same interface, and checked to be poolable.
     """
 
     def __init__(

@@ -98,7 +98,7 @@ class Emo3CNN(SeedCNN):
 
 
 class Emo4CNN(Emo3CNN):
-    """emo4: emo3 with Linear(256*12*12 -> 128) before the output layer."""
+    """emo4: emo3 with ``Linear(256 * 12 * 12 -> 128)`` before the output layer."""
 
     hidden = 128
 

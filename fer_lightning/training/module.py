@@ -117,7 +117,7 @@ class EmotionClassifier(L.LightningModule):
         loss, probs, y = self._step(batch)
         self.train_metrics(probs, y)
         # Epoch values under the split's name (train/loss beside val/loss); per-step values,
-        # the learning rate among them, under step/ (see the README's naming scheme).
+        # the learning rate among them, under step/ (the tag scheme: docs/runs.md).
         self.log("train/loss", loss, on_step=False, on_epoch=True)
         self.log("step/train_loss", loss, on_step=True, on_epoch=False, prog_bar=True)
         if self.trainer.optimizers:
