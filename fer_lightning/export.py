@@ -77,7 +77,8 @@ def export(cfg: DictConfig) -> Path:
         path = Path(cfg.paths.output_dir) / name
         where, fix = str(path.parent), RUN_FOLDER_FIX
     check_file_target(path, where, fix)  # before the work, not after it
-    classifier = load_chosen(cfg, "cpu", cfg.tta)
+    # fp32: the exported model is fp32, and its check compares it with these probabilities.
+    classifier = load_chosen(cfg, "cpu", cfg.tta, precision="32")
     log.info(describe(classifier))
     model = ExportedClassifier(classifier.net, classifier.augmentation).eval()
     meta = description(classifier, cfg.ckpt_path, cfg.tta)

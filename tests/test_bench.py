@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from fer_lightning.data.augment import build_augmentation
-from tests.conftest import ROOT, compose_train
+from tests.helpers.configs import compose_train
+from tests.helpers.paths import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
 
@@ -163,6 +164,10 @@ def test_the_inference_bench_times_faces_and_a_photo(inference_bench, tiny_run, 
     calls, onnx_gap = inference.classify_calls(rec, faces, tmp_path)
     assert {engine for engine, _ in calls} >= {"PyTorch fp32", "ONNX Runtime fp32"}
     assert onnx_gap < 1e-4
+    before = rec.classifier.precision, rec.classifier.fast_net
+    for (engine, n), call in calls.items():
+        assert call() == n or n > len(faces), engine  # every row runs
+    assert (rec.classifier.precision, rec.classifier.fast_net) == before  # and restores the model
     assert inference.items_per_second(calls["ONNX Runtime fp32", 1], 0.01) > 0
     photo = inference.test_photo()
     assert photo.shape == (480, 640, 3) and len(rec.predict(photo)) == 1
@@ -175,5 +180,5 @@ def test_the_inference_bench_times_faces_and_a_photo(inference_bench, tiny_run, 
         "views": 1,
     }
     markdown = "\n".join(table.inference_table(result))
-    assert "| PyTorch fp32 (`rec.classify`) | 100 | 100 | **1.00x** |" in markdown
+    assert "| PyTorch fp32 (`precision=32`) | 100 | 100 | **1.00x** |" in markdown
     assert "Reached here: 100 faces/s batched" in markdown

@@ -22,7 +22,7 @@ from fer_lightning.inference import face_detection as fd
 from fer_lightning.predict import predict
 from fer_lightning.visualize import visualize
 from fer_lightning.zoo import registry
-from tests.conftest import compose_train
+from tests.helpers.configs import compose_train
 
 
 @pytest.fixture(scope="module")

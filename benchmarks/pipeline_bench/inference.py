@@ -86,30 +86,28 @@ def onnx_session(rec: Any, folder: Path) -> tuple[Any, str]:
     return session, session.get_inputs()[0].name
 
 
-def channels_last_run(rec: Any, bf16: bool) -> Callable[[np.ndarray], np.ndarray]:
-    """A diagnostic, not the library's path: the same network, views and averaging with the
-    weights in channels-last, the layout training uses, to show what the layout is worth."""
-    import copy
+def precision_run(
+    rec: Any, precision: str, folded: bool = True
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``rec.classify`` with the Classifier's ``precision`` set for the call; ``folded=False``
+    runs the network with its batch norms (a diagnostic: what folding them is worth)."""
+    classifier = rec.classifier
 
-    import torch
-
-    from fer_lightning.models.averaging import average_probabilities
-
-    net = copy.deepcopy(rec.classifier.net).to(memory_format=torch.channels_last)
-
-    @torch.inference_mode()
     def run(batch: np.ndarray) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            probs = average_probabilities(net, rec.classifier.inputs(batch))
-        return probs.float().numpy()
+        saved = classifier.precision, classifier.fast_net
+        classifier.precision = precision
+        if not folded:
+            classifier.fast_net = classifier.net
+        try:
+            return rec.classify(batch)
+        finally:
+            classifier.precision, classifier.fast_net = saved
 
     return run
 
 
 def classify_calls(rec: Any, faces: np.ndarray, folder: Path) -> tuple[dict[str, Any], float]:
-    """The faces/s rows, (engine, batch) -> a call; and ONNX's largest gap to PyTorch."""
-    import torch
-
+    """The faces/s rows, (engine, batch) -> a call; and ONNX's largest gap to PyTorch fp32."""
     from fer_lightning.runs.machine import native_bf16_cpu
 
     session, input_name = onnx_session(rec, folder)
@@ -118,20 +116,18 @@ def classify_calls(rec: Any, faces: np.ndarray, folder: Path) -> tuple[dict[str,
     def onnx(batch: np.ndarray) -> np.ndarray:
         return session.run(None, {input_name: normalized(batch, config)})[0]
 
-    def bf16(batch: np.ndarray) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return rec.classify(batch)
-
     # Emulated bf16 gains nothing (training/precision.py): its rows only where it is native.
     native = native_bf16_cpu() is not None
-    engines: dict[str, Callable[[np.ndarray], np.ndarray]] = {"PyTorch fp32": rec.classify}
+    engines: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "PyTorch fp32": precision_run(rec, "32")
+    }
     if native:
-        engines["PyTorch bf16 autocast"] = bf16
+        engines["PyTorch bf16"] = precision_run(rec, "bf16")
     engines["ONNX Runtime fp32"] = onnx
-    engines["channels-last fp32"] = channels_last_run(rec, bf16=False)
+    engines["fp32 unfolded"] = precision_run(rec, "32", folded=False)
     if native:
-        engines["channels-last bf16 autocast"] = channels_last_run(rec, bf16=True)
-    gap = float(np.abs(onnx(faces) - rec.classify(faces)).max())
+        engines["bf16 unfolded"] = precision_run(rec, "bf16", folded=False)
+    gap = float(np.abs(onnx(faces) - engines["PyTorch fp32"](faces)).max())
     calls = {
         (engine, n): (lambda f=run, b=faces[:n]: len(f(b)))
         for engine, run in engines.items()
@@ -202,6 +198,7 @@ def worker_inference(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
                 photo_rounds[kind].append(photo_rate(rec, image, seconds))
     views = rec.classifier.inputs(faces[:1])
     return {
+        "precision": rec.classifier.precision,
         "model": described,
         "network": network_name(rec),
         "views": int(views.shape[1]) if views.ndim == 5 else 1,

@@ -13,11 +13,11 @@ from pipeline_bench.tables import cpu_model, fmt_pct, fmt_rate, fmt_ratio, pick,
 GOAL_FACES_PER_S = 2000
 GOAL_PHOTOS_PER_S = 50
 ENGINES = {
-    "PyTorch fp32": "PyTorch fp32 (`rec.classify`)",
-    "PyTorch bf16 autocast": "PyTorch bf16 autocast (`rec.classify` inside `torch.autocast`)",
+    "PyTorch fp32": "PyTorch fp32 (`precision=32`)",
+    "PyTorch bf16": "PyTorch bf16 autocast (`precision=bf16`)",
     "ONNX Runtime fp32": "ONNX Runtime fp32 (the exported model, views inside)",
-    "channels-last fp32": "(diagnostic) PyTorch fp32, the network in channels-last",
-    "channels-last bf16 autocast": "(diagnostic) PyTorch bf16 autocast, channels-last",
+    "fp32 unfolded": "(diagnostic) PyTorch fp32, batch norms not folded",
+    "bf16 unfolded": "(diagnostic) PyTorch bf16 autocast, batch norms not folded",
 }
 
 
@@ -74,7 +74,7 @@ def photo_rows(result: dict[str, Any] | None) -> list[str]:
 def goals(result: dict[str, Any] | None) -> str:
     """What the shipped paths reached against the goals (diagnostic rows are not shipped)."""
     big = max(BATCHES)
-    shipped = ("PyTorch fp32", "PyTorch bf16 autocast", "ONNX Runtime fp32")
+    shipped = ("PyTorch fp32", "PyTorch bf16", "ONNX Runtime fp32")
     batched = {e: pick(result, "faces", f"{e} {big}") for e in shipped}
     batched = {e: r for e, r in batched.items() if r is not None}
     best = max(batched, key=lambda e: batched[e]) if batched else None
@@ -106,7 +106,8 @@ def inference_table(result: dict[str, Any] | None) -> list[str]:
         "",
         f"End to end, `rec.predict` on a {width}x{height} photo with one face (scikit-image's "
         f"astronaut, enlarged and cropped; faces found: {pick(result, 'faces_found')}), "
-        "face detection included; the shares are of the whole call:",
+        f"face detection included, with the default `precision=auto` (here "
+        f"{pick(result, 'precision')}); the shares are of the whole call:",
         "",
         *photo_rows(result),
         "",

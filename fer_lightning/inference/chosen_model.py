@@ -31,15 +31,21 @@ def pretrained_option(value: Any) -> str | None:
     return str(value)
 
 
-def load_chosen(cfg: Any, device: str, tta: str | None = None) -> Classifier:
-    """The classifier of ``cfg.ckpt_path``, or of the shipped model ``cfg.pretrained`` names."""
+def load_chosen(
+    cfg: Any, device: str, tta: str | None = None, precision: str | None = None
+) -> Classifier:
+    """The classifier of ``cfg.ckpt_path``, or of the shipped model ``cfg.pretrained`` names;
+    ``precision`` (else ``cfg.precision``, else auto) as the Classifier takes it."""
     pretrained = pretrained_option(cfg.get("pretrained"))
     if not cfg.get("ckpt_path") and not pretrained:
         raise UserError(
             f"no model given: pretrained=<name> for a shipped model ({', '.join(registry.SHIPPED)}"
             ") or ckpt_path=<run folder>/checkpoints/last.ckpt for one of yours"
         )
-    return Classifier(cfg.get("ckpt_path"), tta=tta, device=device, pretrained=pretrained)
+    precision = precision or str(cfg.get("precision") or "auto")
+    return Classifier(
+        cfg.get("ckpt_path"), tta=tta, device=device, pretrained=pretrained, precision=precision
+    )
 
 
 def shipped_name(classifier: Classifier) -> str | None:

@@ -23,9 +23,11 @@ from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.errors import UserError
 from fer_lightning.models.averaging import Ensemble, average_probabilities
+from fer_lightning.models.folding import fold_batch_norms
 from fer_lightning.runs.checkpoints import read_checkpoint
 from fer_lightning.runs.stored_config import safe_config
 from fer_lightning.training.module import EmotionClassifier
+from fer_lightning.training.precision import resolve_precision
 from fer_lightning.zoo import registry
 
 # What members of an ensemble must share: one input serves them all.
@@ -131,6 +133,22 @@ def pick_device(option: str) -> torch.device:
     return device
 
 
+PRECISIONS = ("auto", "32", "bf16")
+
+
+def inference_precision(option: str | int, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` where ``device`` computes bf16 natively, else ``32``."""
+    option = str(option)
+    if option not in PRECISIONS:
+        raise UserError(f"precision={option!r} is unknown: use one of {', '.join(PRECISIONS)}")
+    if option != "auto":
+        return option
+    accelerator = "gpu" if device.type == "cuda" else device.type
+    if device.type not in ("cpu", "cuda"):
+        return "32"  # Apple's MPS: bf16 autocast support varies by release
+    return "bf16" if resolve_precision("auto", accelerator) == "bf16-mixed" else "32"
+
+
 class Classifier:
     """uint8 faces [N, 48, 48] -> class probabilities [N, classes], as the run evaluated them.
 
@@ -138,6 +156,9 @@ class Classifier:
     ``pretrained`` names (``fer_lightning.zoo``).
     ``tta``: test-time augmentation (none, hflip, tencrop); None keeps the run's own.
     ``data``: overrides of the run's data config (where and how to read a split to evaluate).
+    ``precision``: ``auto`` runs the network under bf16 autocast where the device computes bf16
+    natively (the rule ``trainer.precision=auto`` follows), else fp32; ``32`` or ``bf16`` force
+    one. Batch norms are folded into their convolutions for ``__call__`` (``net`` keeps them).
     """
 
     def __init__(
@@ -147,6 +168,7 @@ class Classifier:
         device: str = "auto",
         data: Mapping[str, Any] | None = None,
         pretrained: str | None = None,
+        precision: str = "auto",
     ) -> None:
         if ckpt_path or not pretrained:
             self.paths = checkpoint_paths(ckpt_path)
@@ -159,6 +181,8 @@ class Classifier:
         self.net = self.module.net.to(self.device).eval()
         if self.config.get("channels_last", True):  # as the run trained: faster convolutions
             self.net = self.net.to(memory_format=torch.channels_last)
+        self.precision = inference_precision(precision, self.device)
+        self.fast_net = fold_batch_norms(self.net)
         # The data cache is this machine's choice (eval passes it), never the checkpoint's.
         data_cfg = OmegaConf.merge(self.config.data, {"cache_dir": None}, dict(data or {}))
         self.datamodule = datamodule_from_config(
@@ -179,6 +203,9 @@ class Classifier:
     @torch.inference_mode()
     def __call__(self, faces: np.ndarray | Tensor) -> np.ndarray:
         start = time.perf_counter()
-        probs = average_probabilities(self.net, self.inputs(faces)).float().cpu().numpy()
+        bf16 = self.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            probs = average_probabilities(self.fast_net, self.inputs(faces))
+        probs = probs.float().cpu().numpy()
         self.seconds += time.perf_counter() - start
         return probs

@@ -51,7 +51,8 @@ class EmotionRecognizer:
     Build one with ``from_pretrained`` (a model shipped with the package) or
     ``from_checkpoint`` (a run of yours). ``detect``: auto (images that are already face
     crops are taken whole), always or never; ``margin`` widens each face box; ``min_face`` is
-    the smallest face side in pixels.
+    the smallest face side in pixels. ``precision``: auto (bf16 where the device computes it
+    natively, else fp32), 32 or bf16.
     """
 
     def __init__(
@@ -75,7 +76,12 @@ class EmotionRecognizer:
 
     @classmethod
     def from_pretrained(
-        cls, name: str = "ferplus", device: str = "auto", tta: str | None = None, **detection: Any
+        cls,
+        name: str = "ferplus",
+        device: str = "auto",
+        tta: str | None = None,
+        precision: str = "auto",
+        **detection: Any,
     ) -> EmotionRecognizer:
         """A model shipped with the package (``fer_lightning.zoo.SHIPPED``): nothing to download.
 
@@ -85,12 +91,17 @@ class EmotionRecognizer:
         from fer_lightning.inference.classifier import Classifier
         from fer_lightning.zoo import card
 
-        classifier = Classifier(pretrained=name, device=device, tta=tta)
+        classifier = Classifier(pretrained=name, device=device, tta=tta, precision=precision)
         return cls(classifier, name, card=card(name), **detection)
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str = "auto", tta: str | None = None, **detection: Any
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        tta: str | None = None,
+        precision: str = "auto",
+        **detection: Any,
     ) -> EmotionRecognizer:
         """A checkpoint of a run of yours (``<run>/checkpoints/<file>.ckpt``), loaded safely.
 
@@ -98,7 +109,7 @@ class EmotionRecognizer:
         """
         from fer_lightning.inference.classifier import Classifier
 
-        classifier = Classifier(str(path), device=device, tta=tta)
+        classifier = Classifier(str(path), device=device, tta=tta, precision=precision)
         return cls(classifier, str(path), **detection)
 
     @property

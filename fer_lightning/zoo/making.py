@@ -90,7 +90,7 @@ def make_entry(checkpoint: Path, name: str, out_dir: Path, data: str) -> Path:
     from fer_lightning.inference.classifier import Classifier
 
     metrics, info = run_files(checkpoint)
-    classifier = Classifier(str(checkpoint), device="cpu")
+    classifier = Classifier(str(checkpoint), device="cpu", precision="32")  # the card's figures
     config = OmegaConf.to_container(classifier.config, resolve=True)
     if int(metrics.get("epochs", 0)) < int(config.get("trainer", {}).get("max_epochs") or 0):
         raise UserError(f"{checkpoint}: its run stopped before trainer.max_epochs; finish it first")
@@ -108,6 +108,7 @@ def make_entry(checkpoint: Path, name: str, out_dir: Path, data: str) -> Path:
     weights = out_dir / f"{name}.safetensors"
     stored = rounded(full, getattr(torch, dtype))
     save_file({k: v.contiguous() for k, v in stored.items()}, str(weights))
+    weights.chmod(0o644)  # package data: safetensors writes owner-only files
     classes = list(classifier.class_names)
     aug = config.get("aug") or {}
     card = {

@@ -18,7 +18,7 @@ from fer_lightning.errors import UserError
 
 # The shipped models, by name: what from_pretrained, predict pretrained=..., eval, export and
 # visualize accept. The first is the default of the commands.
-SHIPPED = ("ferplus",)
+SHIPPED = ("ferplus", "fer2013")
 CARD_FORMAT = "fer_lightning-zoo/1"
 
 
