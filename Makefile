@@ -6,9 +6,15 @@ STAMP  := $(VENV)/.installed
 FER_CSV ?= ../shared/data/fer2013/fer2013_dev.csv.gz
 ARGS   ?=
 
-.PHONY: install demo test test-all train bench docs-figures tensorboard lint format clean
+.PHONY: help install demo test-unit test test-all typecheck lint format docs train bench \
+	docs-figures tensorboard clean
+.DEFAULT_GOAL := help
 
-install: $(STAMP)
+help:  ## this list: each target and what it does
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-13s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+install: $(STAMP)  ## the virtual environment .venv with the package and its dev tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +24,10 @@ $(STAMP): pyproject.toml
 demo: install  ## train on the built-in synthetic faces and print where the results are
 	$(BIN)/python -m fer_lightning data=synthetic model=emo1 trainer=cpu trainer.max_epochs=4 $(ARGS)
 
-test: install  ## the fast suite (CI)
+test-unit: install  ## the unit tests: no training, no child process (under a minute)
+	$(BIN)/python -m pytest -m "not e2e and not slow" $(ARGS)
+
+test: install  ## unit and end-to-end tests, what CI runs (parallel: pytest -n auto)
 	$(BIN)/python -m pytest $(ARGS)
 
 test-all: install  ## everything, slow tests included
@@ -40,15 +49,21 @@ tensorboard: install  ## every run under outputs/; start at http://localhost:600
 	@echo "Curves first: http://localhost:6006/#custom_scalars"
 	$(BIN)/tensorboard --logdir outputs --bind_all
 
-lint: install
+lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+typecheck: install  ## mypy over fer_lightning/ (its settings: pyproject.toml, [tool.mypy])
+	$(BIN)/mypy
+
+format: install  ## ruff's fixes and formatting, applied
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean:
+docs: install  ## the documentation site into site/, strictly (a broken link fails)
+	$(BIN)/mkdocs build --strict
+
+clean:  ## remove run outputs, caches and build files (not .venv)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
-	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf .pytest_cache .ruff_cache .mypy_cache site build dist *.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -59,6 +59,7 @@ def without(cfg: dict[str, Any], *keys: str) -> dict[str, Any]:
     return cfg
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_names_its_run(experiment):
     cfg = composed("train", [f"experiment={experiment}"])
@@ -93,6 +94,7 @@ DERIVED = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("experiment", "base", "differs"), DERIVED)
 def test_derived_experiments_differ_from_their_base_only_where_they_say(experiment, base, differs):
     derived = composed("train", [f"experiment={experiment}"])
@@ -110,6 +112,7 @@ def test_command_line_overrides_win_over_an_inherited_experiment():
     assert cfg["model"]["_target_"] == "fer_lightning.models.EmoCNN" and cfg["run_name"] == "emo1"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", MODELS)
 def test_the_network_input_follows_the_augmentation_crop(model):
     sizes = {
@@ -132,6 +135,7 @@ def test_only_experiments_and_searches_edit_other_groups():
     assert global_files <= allowed
 
 
+@pytest.mark.e2e
 def test_the_run_folder_is_defined_in_one_file():
     files = []
     for path in CONF.rglob("*.yaml"):

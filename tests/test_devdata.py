@@ -1,14 +1,14 @@
 """benchmarks/devdata.py carries the data to the GPU machine: the round trip must be exact."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 
 from fer_lightning.data.csv_source import read_fer_csv
-from tests.conftest import csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
+from tests.helpers.paths import ROOT
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "devdata.py"
+SCRIPT = ROOT / "benchmarks" / "devdata.py"
 
 
 def devdata():

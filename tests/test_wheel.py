@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
+
 ROOT = Path(__file__).resolve().parents[1]
 # Local state of a checkout that is not part of it (what .gitignore names at the top).
 NOT_SOURCE = {".git", ".venv", "build", "dist", "outputs", "data", ".pytest_cache", ".ruff_cache"}

@@ -227,7 +227,7 @@ def test_eval_judges_the_shipped_model_on_the_shared_copy_as_its_card_says(share
     if not (registry.models_dir() / "ferplus.safetensors").exists():
         pytest.skip("ferplus is not in fer_lightning/zoo/models yet")
     from fer_lightning.eval import evaluate
-    from tests.conftest import compose_train
+    from tests.helpers.configs import compose_train
 
     overrides = [f"data.path={shared_csv}", f"data.ferplus_path={SHARED_VOTES}"]
     metrics = evaluate(compose_train([*overrides, "trainer.precision=32-true"], tmp_path, "eval"))

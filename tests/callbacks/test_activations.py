@@ -15,7 +15,8 @@ from fer_lightning.models.seed_cnns import Emo2CNN, Emo5CNN, EmoCNN
 from fer_lightning.models.stages import capture_activations, conv_stages, first_conv
 from fer_lightning.plots.activations import DEAD, activation_mosaic, normalize_maps
 from fer_lightning.training.fit import train
-from tests.conftest import TINY_RUN, compose_train, events_dir
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import TINY_RUN, events_dir
 
 
 def flat_vgg() -> nn.Sequential:
@@ -141,6 +142,7 @@ def grids_run(tmp_path_factory):
     return tmp / "run", callbacks[0], calls
 
 
+@pytest.mark.e2e
 def test_grids_are_drawn_before_any_step_and_at_the_end(grids_run):
     _, callback, calls = grids_run
     assert calls == [("start", 0, True), ("epoch000", 1, True), ("end", 1, True)]
@@ -148,6 +150,7 @@ def test_grids_are_drawn_before_any_step_and_at_the_end(grids_run):
     assert len(set(callback.labels)) == 7
 
 
+@pytest.mark.e2e
 def test_grids_are_png_files(grids_run):
     run, _, _ = grids_run
     folder = run / "activations"
@@ -161,6 +164,7 @@ def test_grids_are_png_files(grids_run):
     assert start.shape == end.shape
 
 
+@pytest.mark.e2e
 def test_grids_are_in_tensorboard(grids_run):
     run, _, _ = grids_run
     acc = EventAccumulator(str(events_dir(run)), size_guidance={"images": 0})

@@ -11,7 +11,7 @@ from tensorboard.util import tensor_util
 
 from fer_lightning.callbacks.class_metrics import classification_report
 from fer_lightning.data.labels import EMOTIONS
-from tests.conftest import events_dir, tiny_data, train_tiny
+from tests.helpers.runs import events_dir, tiny_data, train_tiny
 
 # Two epochs of the tiny run, with its loggers: TensorBoard and the CSV logger's metrics.csv.
 SHORT = [
@@ -43,6 +43,7 @@ def run(tmp_path_factory):
     return tiny.dir, tiny.metrics, acc
 
 
+@pytest.mark.e2e
 def test_one_metrics_csv_at_the_run_root_with_a_val_row_per_epoch(run):
     """The CSV logger's table is the run's only metrics.csv (ClassMetrics keeps none of its
     own); its validation rows, one per epoch, hold what TensorBoard got, per class too."""
@@ -64,6 +65,7 @@ def test_one_metrics_csv_at_the_run_root_with_a_val_row_per_epoch(run):
     assert train["train/loss"].tolist() == pytest.approx(logged, abs=1e-5)
 
 
+@pytest.mark.e2e
 def test_pr_curves_per_class_and_epoch_without_the_sanity_check(run):
     _, _, acc = run
     tags = {f"val/pr/{name}" for name in EMOTIONS}
@@ -82,6 +84,7 @@ def test_pr_curves_per_class_and_epoch_without_the_sanity_check(run):
     assert positives == n_val_faces()  # each validation face is a positive of one class
 
 
+@pytest.mark.e2e
 def test_classification_report_files_and_tensorboard_text(run):
     run_dir, metrics, acc = run
     report = pd.read_csv(run_dir / "test_classification_report.csv", index_col="class")

@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from fer_lightning.callbacks.confusion import ConfusionMatrix
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.plots.predictions import confusion_figure
-from tests.conftest import events_dir, tiny_data, train_tiny
+from tests.helpers.runs import events_dir, tiny_data, train_tiny
 
 # Two epochs; the 28 test faces in two batches of 16 and 12.
 SHORT = [
@@ -38,11 +38,13 @@ def assert_picture(path):
         assert np.asarray(image.convert("L")).std() > 10  # not blank
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["confusion_matrix_best", "confusion_matrix_test"])
 def test_pictures_are_valid_png_files(run, name):
     assert_picture(run[0] / f"{name}.png")
 
 
+@pytest.mark.e2e
 def test_test_counts_csv(run):
     run_dir, metrics, _ = run
     table = pd.read_csv(run_dir / "confusion_matrix_test.csv", index_col="true")
@@ -56,6 +58,7 @@ def test_test_counts_csv(run):
     assert np.trace(table.to_numpy()) / n == pytest.approx(metrics["test/acc"], abs=1e-6)
 
 
+@pytest.mark.e2e
 def test_figures_in_tensorboard_every_epoch_without_the_sanity_check(run):
     run_dir, _, acc = run
     images = acc.Tags()["images"]

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fer_lightning.callbacks.curves import LossCurves
-from tests.conftest import ALL_OUTPUTS, train_tiny
+from tests.helpers.runs import ALL_OUTPUTS, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,7 @@ def run(tmp_path_factory):
     )
 
 
+@pytest.mark.e2e
 def test_test_curve_is_logged_each_epoch_but_never_a_metric(run):
     table = pd.read_csv(run.dir / "metrics.csv")
     test = table.dropna(subset=["plot_only/test_loss"])
@@ -30,6 +31,7 @@ def test_test_curve_is_logged_each_epoch_but_never_a_metric(run):
     assert test["plot_only/test_loss"].gt(0).all()
 
 
+@pytest.mark.e2e
 def test_the_last_epochs_test_curve_equals_the_test_loop_on_the_same_weights(tmp_path):
     # One epoch: the best checkpoint is the last weights, which the test loop then judges.
     tiny = train_tiny(tmp_path, *ALL_OUTPUTS, "callbacks.curves.test_every_epoch=true")
@@ -40,6 +42,7 @@ def test_the_last_epochs_test_curve_equals_the_test_loop_on_the_same_weights(tmp
     )
 
 
+@pytest.mark.e2e
 def test_the_plot_says_the_test_curve_is_for_the_plot_only(run):
     with Image.open(run.dir / "curves.png") as image:
         assert image.format == "PNG" and image.size[0] > 500

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from fer_lightning.callbacks.misclassified import Misclassified
 from fer_lightning.data.labels import EMOTIONS
-from tests.conftest import events_dir, tiny_data, train_tiny
+from tests.helpers.runs import events_dir, tiny_data, train_tiny
 
 COUNT = 64  # at least the faces tested: every wrong one is listed (top-k: a test below)
 # The 28 test faces in two batches of 16 and 12.
@@ -29,12 +29,14 @@ def run(tmp_path_factory):
     return tiny.dir, tiny.metrics
 
 
+@pytest.mark.e2e
 def test_grid_is_a_valid_png(run):
     with Image.open(run[0] / "misclassified_test.png") as image:
         assert image.format == "PNG" and image.size[0] > 800 and image.size[1] > 250
         assert np.asarray(image.convert("L")).std() > 10  # not blank
 
 
+@pytest.mark.e2e
 def test_list_holds_the_most_confident_wrong_faces_of_the_test_split(run):
     run_dir, metrics = run
     table = pd.read_csv(run_dir / "misclassified_test.csv")
@@ -53,6 +55,7 @@ def test_list_holds_the_most_confident_wrong_faces_of_the_test_split(run):
     assert labels == table["true"].tolist()
 
 
+@pytest.mark.e2e
 def test_grid_in_tensorboard(run):
     acc = EventAccumulator(str(events_dir(run[0])), size_guidance={"images": 0})
     acc.Reload()

@@ -13,7 +13,8 @@ from fer_lightning.callbacks.model_summary import ReportSummary, summary_rows, s
 from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.training.fit import train
-from tests.conftest import TINY_RUN, compose_train, events_dir
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import TINY_RUN, events_dir
 
 # The report's tables: parameters of each layer that has any, in order, and the total.
 CONV = [448, 32, 4640, 64, 18496, 128, 73856, 256, 147584, 256]
@@ -34,6 +35,7 @@ def build(model: str, tmp_path) -> torch.nn.Module:
     return instantiate(compose_train([f"model={model}"], tmp_path).model)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", sorted(SEED_TABLES))
 def test_rows_and_totals_match_the_seed_tables(model, tmp_path):
     net = build(model, tmp_path)
@@ -59,6 +61,7 @@ def test_emo1_table_reads_like_torchsummary(tmp_path):
     assert any("[-1, 7]" in line and line.rstrip().endswith("129,031") for line in table)
 
 
+@pytest.mark.e2e
 def test_output_shapes_follow_padding_and_input_size(tmp_path):
     emo2 = summary_rows(build("emo2", tmp_path), (3, 48, 48))
     convs = [r.output_shape for r in emo2 if r.layer.startswith("Conv2d")]
@@ -80,6 +83,7 @@ def test_summary_leaves_the_network_as_it_was(tmp_path):
     assert all(not m._forward_hooks for m in net.modules())
 
 
+@pytest.mark.e2e
 def test_a_run_writes_the_table_the_log_and_the_graph(tmp_path, caplog):
     cfg = compose_train(
         [

@@ -3,12 +3,15 @@
 from functools import partial
 
 import lightning as L
+import pytest
 import torch
 
 from fer_lightning.callbacks.shared import EpochPredictions
 from fer_lightning.models import EmoCNN
 from fer_lightning.training.module import EmotionClassifier
-from tests.conftest import tiny_data
+from tests.helpers.runs import tiny_data
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 class Recorder(EpochPredictions):

@@ -8,7 +8,7 @@ import pytest
 
 from fer_lightning.data import cache as cache_module
 from fer_lightning.data import load_faces
-from tests.conftest import csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import torch
 from fer_lightning.data import FERDataModule
 from fer_lightning.errors import UserError
 from fer_lightning.training.fit import build_module, class_weights
-from tests.conftest import csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def drawn_counts(dm: FERDataModule, epochs: int = 20) -> np.ndarray:
     return counts / counts.sum()
 
 
+@pytest.mark.e2e
 def test_balanced_sampler_draws_every_class_equally_often(imbalanced_csv):
     torch.manual_seed(0)
     kwargs = dict(path=str(imbalanced_csv), val_usage=None, test_usage=None, batch_size=64)

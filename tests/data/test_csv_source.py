@@ -7,7 +7,7 @@ import pytest
 
 from fer_lightning.data.csv_source import read_fer_csv
 from fer_lightning.errors import DataError
-from tests.conftest import csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
 
 
 @pytest.mark.parametrize("name", ["fer2013.csv", "fer2013.csv.gz"])

@@ -11,7 +11,7 @@ from fer_lightning.data import FERDataModule
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.errors import DataError
-from tests.conftest import csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from fer_lightning.data.ferplus import (
 )
 from fer_lightning.data.labels import USAGES
 from fer_lightning.errors import DataError
-from tests.conftest import SHARED_CSV
+from tests.helpers.paths import SHARED_CSV
 
 SHARED_FERPLUS = SHARED_CSV.parents[1] / "ferplus" / "fer2013new_dev.csv"
 HEADER = "Usage,Image name," + ",".join(VOTE_COLUMNS)
@@ -475,6 +475,7 @@ def shared_fer_columns() -> pd.DataFrame:
     return pd.read_csv(SHARED_CSV, usecols=["emotion", "Usage"], dtype=str)
 
 
+@pytest.mark.e2e
 def test_shared_file_reads_and_aligns(shared_votes, shared_fer_columns):
     assert len(shared_votes) == 32_298
     assert np.bincount(shared_votes.usage).tolist() == [28_709, 3_589]

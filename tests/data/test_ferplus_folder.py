@@ -3,7 +3,6 @@ training on FER+ labels exactly as with the CSV pair (fer2013.csv + fer2013new.c
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from pathlib import Path
@@ -21,45 +20,12 @@ from fer_lightning.data.ferplus_folder import read_ferplus_folder
 from fer_lightning.data.labels import FERPLUS_EMOTIONS, USAGES
 from fer_lightning.errors import DataError
 from fer_lightning.training.fit import train
-from tests.conftest import SHARED_CSV, TINY, csv_text, on_data
+from tests.helpers.fer_csv import csv_text
+from tests.helpers.ferplus import make_ferplus
+from tests.helpers.paths import SHARED_CSV
+from tests.helpers.runs import TINY, on_data
 
 SHARED = SHARED_CSV.parents[1] / "ferplus"
-DIRS = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
-
-
-def votes_for(n: int, seed: int = 0) -> np.ndarray:
-    """Ten votes per face: mostly a clear majority, every fifth face split 4/4/2, every
-    seventh mostly not a face (dropped by every scheme)."""
-    rng = np.random.default_rng(seed)
-    votes = np.zeros((n, 10), dtype=np.uint8)
-    for i in range(n):
-        own = rng.integers(0, 8)
-        if i % 7 == 6:
-            votes[i, 9], votes[i, own] = 8, 2
-        elif i % 5 == 4:
-            votes[i, own], votes[i, (own + 1) % 8], votes[i, (own + 2) % 8] = 4, 4, 2
-        else:
-            votes[i, own] = 7
-            votes[i, rng.integers(0, 10)] += 3
-    return votes
-
-
-def make_ferplus(root: Path, sizes=(30, 10, 10), box: bool = True, seed: int = 0):
-    """FER+'s layout with random faces; returns (images, votes, usage) in folder order."""
-    rng = np.random.default_rng(seed)
-    n = sum(sizes)
-    images = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
-    votes = votes_for(n, seed)
-    usage = np.repeat(np.arange(3, dtype=np.int8), sizes)
-    for code, folder in enumerate(DIRS.values()):
-        (root / folder).mkdir(parents=True)
-        with (root / folder / "label.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            for i in np.flatnonzero(usage == code):
-                name = f"fer{i:07d}.png"
-                Image.fromarray(images[i]).save(root / folder / name, compress_level=0)
-                writer.writerow([name, *(["(0, 0, 48, 48)"] if box else []), *votes[i]])
-    return images, votes, usage
 
 
 @pytest.mark.parametrize("box", [True, False], ids=["committed label.csv", "script's, no box"])
@@ -253,6 +219,7 @@ def test_shared_sample_votes_are_fer2013new_csvs_rows_by_name():
         np.testing.assert_array_equal(faces.images, fer.images[row])
 
 
+@pytest.mark.e2e
 def test_shared_sample_trains_through_the_entry_point(train_cfg):
     sample = shared_sample()
     overrides = ["data=ferplus_folder", f"data.path={sample}", "data.test_usage=PublicTest"]

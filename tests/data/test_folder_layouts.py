@@ -15,7 +15,9 @@ from fer_lightning.data import folder_layouts as layouts
 from fer_lightning.data.folder_source import list_folder, read_face_folder
 from fer_lightning.data.labels import EMOTIONS, USAGES
 from fer_lightning.errors import DataError
-from tests.conftest import SHARED_CSV, compose_train, csv_text
+from tests.helpers.configs import compose_train
+from tests.helpers.fer_csv import csv_text
+from tests.helpers.paths import SHARED_CSV
 
 ED_NAMES = (
     "angry",

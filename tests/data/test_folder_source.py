@@ -11,8 +11,9 @@ from fer_lightning.data import load_faces
 from fer_lightning.data.folder_source import read_face_folder
 from fer_lightning.data.labels import EMOTIONS, USAGES
 from fer_lightning.errors import DataError
+from tests.helpers.paths import SHARED_DATA
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared/data/fer2013/folder_sample"
+SHARED_SAMPLE = SHARED_DATA / "fer2013" / "folder_sample"
 
 
 def make_tree(root: Path, per_class: int = 2, prefixed: bool = True) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ import pytest
 from fer_lightning.data.faces import FaceSet
 from fer_lightning.data.split import describe_empty, split_indices
 from fer_lightning.errors import DataError
-from tests.conftest import fer_rows
+from tests.helpers.fer_csv import fer_rows
 
 
 def faces(n=1000, usage=True) -> FaceSet:

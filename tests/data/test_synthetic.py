@@ -75,6 +75,7 @@ def test_pixel_statistics_resemble_fer2013() -> None:
     assert flat.mean(axis=1).std() > 15.0
 
 
+@pytest.mark.e2e
 def test_faces_are_learnable_but_not_trivial() -> None:
     """A tiny CNN must beat chance (1/7) by far; the accuracy is printed to show it is not 100%."""
     torch.manual_seed(0)

@@ -6,7 +6,9 @@ import pytest
 
 from fer_lightning.errors import UserError
 from fer_lightning.training.fit import train
-from tests.conftest import TINY, csv_text, fer_rows, on_data, run_cli
+from tests.helpers.commands import run_cli
+from tests.helpers.fer_csv import csv_text, fer_rows
+from tests.helpers.runs import TINY, on_data
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,7 @@ def test_common_trainer_flags_override_without_plus(train_cfg):
         assert key in cfg.trainer
 
 
+@pytest.mark.e2e
 def test_the_command_line_exits_2_with_one_line(tmp_path):
     result = run_cli([*TINY, "data.batch_size=-1"], cwd=tmp_path)
     lines = [x for x in result.stderr.splitlines() if x.strip()]
@@ -49,6 +52,7 @@ def test_the_command_line_exits_2_with_one_line(tmp_path):
     assert lines[-1].startswith("error: data.batch_size=-1")
 
 
+@pytest.mark.e2e
 def test_a_non_ascii_path_says_to_quote_it(tmp_path):
     result = run_cli(["data.path=/tmp/données/fer.csv", "--cfg", "job"], cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
@@ -85,10 +89,11 @@ def test_a_device_this_machine_lacks_is_one_line_in_train(train_cfg, overrides, 
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.e2e
 @no_gpu
 def test_a_device_this_machine_lacks_is_one_line_in_eval(tmp_path, tiny_run):
     from fer_lightning.eval import evaluate
-    from tests.conftest import compose_train
+    from tests.helpers.configs import compose_train
 
     cfg = compose_train([f"ckpt_path={tiny_run.best}", "trainer.accelerator=gpu"], tmp_path, "eval")
     with pytest.raises(UserError, match=r"^trainer\.accelerator=gpu: .*trainer\.accelerator=cpu"):

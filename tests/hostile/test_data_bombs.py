@@ -14,7 +14,7 @@ from PIL import Image
 
 from fer_lightning.data import load_faces
 from fer_lightning.errors import DataError
-from tests.data.test_ferplus_folder import make_ferplus
+from tests.helpers.ferplus import make_ferplus
 
 
 def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> None:

@@ -13,8 +13,8 @@ from fer_lightning.data.ferplus import majority_labels
 from fer_lightning.data.ferplus_file import VOTE_COLUMNS
 from fer_lightning.data.labels import USAGES
 from fer_lightning.errors import DataError
-from tests.conftest import csv_text, fer_rows
-from tests.data.test_ferplus_folder import make_ferplus
+from tests.helpers.fer_csv import csv_text, fer_rows
+from tests.helpers.ferplus import make_ferplus
 
 N = 40
 

@@ -17,15 +17,18 @@ import pytest
 
 from fer_lightning.errors import DataError, UserError
 from fer_lightning.training.fit import train
-from tests.conftest import ROOT, TINY_RUN, compose_train, train_tiny
-from tests.hostile.read_only import (
+from tests.helpers.configs import compose_train
+from tests.helpers.paths import ROOT
+from tests.helpers.read_only import (
     child_without_override_rights,
     read_only,
     without_override_rights,
     writable,
 )
+from tests.helpers.runs import TINY_RUN, train_tiny
 
 
+@pytest.mark.e2e
 def test_a_checkpoint_that_could_not_be_saved_stops_the_run_in_one_line(tmp_path):
     """Lightning swallows the PermissionError of a save: the run ended with exit 0 and no file."""
     checkpoints = tmp_path / "run" / "checkpoints"
@@ -43,6 +46,7 @@ def test_a_checkpoint_that_could_not_be_saved_stops_the_run_in_one_line(tmp_path
     assert not (tmp_path / "run" / "final_metrics.json").exists()
 
 
+@pytest.mark.e2e
 def test_a_checkpoint_folder_that_is_a_file_stops_the_run_in_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoints").write_text("a file where the folder goes")
@@ -65,6 +69,7 @@ def copied(run: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -87,6 +92,7 @@ def test_a_resume_with_a_metrics_csv_that_is_no_log_is_one_line(
     assert last.read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_a_resume_with_a_folder_for_metrics_csv_is_one_line(csv_run, tmp_path):
     run = copied(csv_run, tmp_path)
     (run / "metrics.csv").unlink()
@@ -103,6 +109,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
+@pytest.mark.e2e
 def test_a_resume_of_a_read_only_run_folder_is_one_line_and_changes_nothing(csv_run, tmp_path):
     outputs = tmp_path / "outputs" / "train" / "runs"
     outputs.mkdir(parents=True)

@@ -17,7 +17,8 @@ from fer_lightning.data import FERDataModule
 from fer_lightning.data.ferplus_file import VOTE_COLUMNS, check_aligned, read_ferplus_votes
 from fer_lightning.data.labels import USAGES
 from fer_lightning.errors import DataError
-from tests.conftest import SHARED_CSV, csv_text, fer_rows
+from tests.helpers.fer_csv import csv_text, fer_rows
+from tests.helpers.paths import SHARED_CSV
 
 SHARED_FERPLUS = SHARED_CSV.parents[1] / "ferplus" / "fer2013new_dev.csv"
 HEADER = "Usage,Image name," + ",".join(VOTE_COLUMNS)
@@ -154,6 +155,7 @@ def check_file(path: Path) -> None:
     check_aligned(votes, votes.usage, "fer2013.csv")
 
 
+@pytest.mark.e2e
 def test_the_shared_vote_file_lines_up_and_its_shifts_do_not(shared_lines, tmp_path):
     """The official rows (repeated names and all) pass; a shift in either Usage is found."""
     check_file(SHARED_FERPLUS)

@@ -7,7 +7,6 @@ that the payload did nothing: no marker file, the victim file unchanged.
 from __future__ import annotations
 
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -17,7 +16,8 @@ from torch import nn
 from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import load_classifier
 from fer_lightning.runs.allowed_targets import is_allowed
-from tests.conftest import run_cli
+from tests.helpers.checkpoints import one_error_line, tampered
+from tests.helpers.commands import run_cli
 
 
 class Payload:
@@ -35,21 +35,7 @@ def real_checkpoint(tiny_run) -> pathlib.Path:
     return tiny_run.last
 
 
-def tampered(real: pathlib.Path, tmp: pathlib.Path, edit) -> pathlib.Path:
-    checkpoint = torch.load(real, map_location="cpu", weights_only=True)
-    edit(checkpoint["hyper_parameters"]["config"])
-    path = tmp / "tampered.ckpt"
-    torch.save(checkpoint, path)
-    return path
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    lines = [x for x in result.stderr.splitlines() if x.startswith("error:")]
-    assert result.returncode == 2 and len(lines) == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    return lines[0]
-
-
+@pytest.mark.e2e
 def test_our_checkpoints_load_as_plain_data(real_checkpoint):
     checkpoint = torch.load(real_checkpoint, map_location="cpu", weights_only=True)
     assert isinstance(checkpoint["hyper_parameters"]["config"], dict)
@@ -57,6 +43,7 @@ def test_our_checkpoints_load_as_plain_data(real_checkpoint):
     assert config.model._target_ == "fer_lightning.models.EmoCNN" and not module.training
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "command",
     [("fer_lightning.eval", "ckpt_path={ckpt}"), ("fer_lightning", "ckpt_path={ckpt}")],
@@ -74,6 +61,7 @@ def test_pickled_code_is_refused_and_never_runs(real_checkpoint, tmp_path, comma
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_pickled_code_is_refused_by_every_loader(real_checkpoint, tmp_path):
     """eval, predict, export and visualize all rebuild the model through load_classifier."""
     marker = tmp_path / "pwned"
@@ -84,6 +72,7 @@ def test_pickled_code_is_refused_by_every_loader(real_checkpoint, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_a_config_target_outside_the_allow_list_is_refused(real_checkpoint, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -100,6 +89,7 @@ def test_a_config_target_outside_the_allow_list_is_refused(real_checkpoint, tmp_
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.e2e
 def test_a_nested_target_is_checked_too(real_checkpoint, tmp_path):
     marker = tmp_path / "pwned"
 
@@ -141,6 +131,7 @@ def test_a_whole_pickled_model_or_a_list_is_one_line(tmp_path):
         load_classifier(tmp_path / "list.ckpt")
 
 
+@pytest.mark.e2e
 def test_weights_that_do_not_fit_the_named_network_are_one_line(real_checkpoint, tmp_path):
     def other_network(config):
         config["model"]["_target_"] = "fer_lightning.models.Emo5CNN"

@@ -15,8 +15,8 @@ from fer_lightning.data import load_faces
 from fer_lightning.data.cache import arrays_checksum
 from fer_lightning.data.folder_source import read_face_folder
 from fer_lightning.errors import DataError
-from tests.conftest import csv_text, fer_rows
-from tests.data.test_ferplus_folder import make_ferplus
+from tests.helpers.fer_csv import csv_text, fer_rows
+from tests.helpers.ferplus import make_ferplus
 
 
 def test_a_csv_edited_in_place_with_size_and_mtime_kept_is_reparsed(write_csv, tmp_path, caplog):

@@ -8,8 +8,6 @@ bad CSV row, no accuracy across two label sets. Outputs and devices: test_infere
 from __future__ import annotations
 
 import logging
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,34 +19,15 @@ from fer_lightning.errors import DataError
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.pixel_limit import ENV
 from fer_lightning.visualize import visualize
-from tests.conftest import compose_train, csv_text, train_tiny
-from tests.test_ferplus_run import write_votes
-from tests.test_predict import run_predict
+from tests.helpers.configs import compose_train
+from tests.helpers.fer_csv import csv_text
+from tests.helpers.ferplus import write_votes
+from tests.helpers.inference import BOMB_SIDE, bomb_png, run_predict
+from tests.helpers.runs import train_tiny
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 pytest.importorskip("cv2", reason="photo prediction needs opencv-python-headless")
-
-BOMB_SIDE = 20_000  # 400 million pixels: 1.2 GB once decoded as BGR, about 50 kB as a file
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data)
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def bomb_png(path: Path, width: int, height: int = 0) -> Path:
-    """A valid 1-bit black PNG of width x height: tiny on disk, huge once decoded."""
-    height = height or width
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the packed bits
-    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", body)
-        + _chunk(b"IEND", b"")
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

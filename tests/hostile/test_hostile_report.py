@@ -15,7 +15,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from fer_lightning.report import main as report_main
-from tests.hostile.report_runs import (
+from tests.helpers.report_runs import (
     BEGIN,
     END,
     OUTPUTS,
@@ -48,6 +48,7 @@ report.main(sys.argv[3:])
 """
 
 
+@pytest.mark.e2e
 def test_two_reports_on_one_ledger_at_once_keep_every_row(tmp_path):
     ledger = tmp_path / "docs" / "results.csv"
     ledger.parent.mkdir()
@@ -241,6 +242,7 @@ def test_a_new_out_folder_is_not_made_when_into_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "runs"]
 
 
+@pytest.mark.e2e
 def test_a_locale_that_is_not_utf8_still_reads_and_writes_utf8(tmp_path):
     """Ledgers and READMEs are UTF-8 whatever the machine's locale (an ASCII one here): read
     and written as such, never refused as "not UTF-8" nor rewritten in another encoding."""

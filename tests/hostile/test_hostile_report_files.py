@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from fer_lightning.report import main as report_main
-from tests.hostile.report_runs import README, make_run, one_error_line, snapshot
+from tests.helpers.report_runs import README, make_run, one_error_line, snapshot
 
 # 5. Broken ledgers, run folders and targets: one line naming the file and the fix, exit 2.
 

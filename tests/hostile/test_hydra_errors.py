@@ -71,6 +71,7 @@ def test_a_typo_is_one_line_with_the_closest_option(args, parts, monkeypatch, ca
     assert "+" not in line.split("did you mean")[-1], line  # never Hydra's advice to append
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("plus", ["+", "++"])
 @pytest.mark.parametrize(
     ("key", "suggestion"),
@@ -131,6 +132,7 @@ def test_a_multirun_with_a_bad_option_stops_before_any_job(monkeypatch, capsys, 
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("sweep", ["model=emo1,emo2", "experiment=glob(seed_emo1*)"])
 def test_a_good_sweep_passes_the_check(sweep):
     """Hydra runs no sweep with --cfg: the check itself, as ``main`` calls it."""
@@ -141,8 +143,9 @@ def test_a_good_sweep_passes_the_check(sweep):
     check_overrides("train", ["-m", sweep, "data=synthetic"])
 
 
+@pytest.mark.e2e
 def test_a_typo_from_the_shell_exits_2_in_one_line(tmp_path):
-    from tests.conftest import run_cli
+    from tests.helpers.commands import run_cli
 
     result = run_cli(["modle=emo5"], cwd=tmp_path)
     lines = [x for x in result.stderr.splitlines() if x.strip()]

@@ -26,9 +26,9 @@ from fer_lightning.inference.argv_checks import check_run_folder
 from fer_lightning.pixel_limit import ENV
 from fer_lightning.predict import predict
 from fer_lightning.visualize import visualize
-from tests.conftest import ROOT, compose_train
-from tests.hostile.test_hostile_inference import BOMB_SIDE, bomb_png
-from tests.test_predict import run_predict
+from tests.helpers.configs import compose_train
+from tests.helpers.inference import BOMB_SIDE, bomb_png, run_predict
+from tests.helpers.paths import ROOT
 
 pytest.importorskip("cv2", reason="photo prediction needs opencv-python-headless")
 
@@ -85,6 +85,7 @@ for module, args in json.loads(sys.argv[1]):
     return [(code, [x for x in err.splitlines() if x.strip()]) for code, err in results]
 
 
+@pytest.mark.e2e
 def test_export_onto_a_folder_or_under_a_file_is_one_line(tiny_run, tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
@@ -101,6 +102,7 @@ def test_export_onto_a_folder_or_under_a_file_is_one_line(tiny_run, tmp_path):
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_into_a_folder_that_refuses_writes_is_one_line(tiny_run, tmp_path, fmt):
     output = unwritable_folder() / f"model.{fmt}"
@@ -111,6 +113,7 @@ def test_export_into_a_folder_that_refuses_writes_is_one_line(tiny_run, tmp_path
         export(compose_train(overrides, tmp_path, "export"))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", ["predict", "visualize", "export"])
 def test_a_run_folder_that_refuses_writes_is_one_line(tiny_run, tmp_path, command):
     face = tmp_path / "face.png"
@@ -131,6 +134,7 @@ def test_a_run_folder_that_refuses_writes_is_one_line(tiny_run, tmp_path, comman
         task(cfg)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps"])
 def test_predict_on_a_device_that_is_not_there_is_one_line(tiny_run, tmp_path, device):
     kind, index = torch.device(device).type, torch.device(device).index or 0
@@ -144,6 +148,7 @@ def test_predict_on_a_device_that_is_not_there_is_one_line(tiny_run, tmp_path, d
         run_predict(tiny_run.last, tmp_path, f"input={face}", f"device={device}")
 
 
+@pytest.mark.e2e
 def test_the_commands_answer_in_one_line_and_exit_2(tiny_run, tmp_path, bomb):
     (tmp_path / "a_file").write_text("not a folder")
     face = tmp_path / "face.png"

@@ -10,16 +10,20 @@ import pandas as pd
 import pytest
 
 from fer_lightning.training.fit import train
-from tests.conftest import ROOT, TINY_RUN, compose_train, run_cli, train_tiny
-from tests.test_resume import ARGS, start, the_run, wait_for
+from tests.helpers.commands import STOPPABLE_RUN, run_cli, start, the_run, wait_for
+from tests.helpers.configs import compose_train
+from tests.helpers.paths import ROOT
+from tests.helpers.runs import TINY_RUN, train_tiny
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 # Marks the test loop's start with a file and slows each of its batches (one face each).
-SLOW_TEST = "tests.hostile.callbacks_for_tests.SlowTest"
+SLOW_TEST = "tests.helpers.callbacks.SlowTest"
 
 
 def test_sigterm_saves_a_checkpoint_exits_143_and_the_run_resumes(tmp_path):
     """A scheduler reads the exit status: 143 (128 + SIGTERM), not 0, and no final metrics."""
-    process = start(tmp_path, [*ARGS, "trainer.max_epochs=4", "logger=default"])
+    process = start(tmp_path, [*STOPPABLE_RUN, "trainer.max_epochs=4", "logger=default"])
     wait_for("outputs/train/runs/*/checkpoints/last.ckpt", tmp_path, process)  # epoch 1 done
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
@@ -46,7 +50,7 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_run_resumes(tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
-    process = start(tmp_path, [*ARGS, "trainer.max_epochs=4"])
+    process = start(tmp_path, [*STOPPABLE_RUN, "trainer.max_epochs=4"])
     wait_for("outputs/train/runs/*/checkpoints/last.ckpt", tmp_path, process)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)

@@ -19,8 +19,11 @@ from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import Classifier, load_classifier
 from fer_lightning.runs.allowed_targets import is_allowed, targets
 from fer_lightning.training.fit import train
-from tests.conftest import ROOT, compose_train, run_cli, train_tiny
-from tests.hostile.test_hostile_checkpoints import one_error_line, tampered
+from tests.helpers.checkpoints import one_error_line, tampered
+from tests.helpers.commands import run_cli
+from tests.helpers.configs import compose_train
+from tests.helpers.paths import ROOT
+from tests.helpers.runs import train_tiny
 
 OPEN_VICTIM = "{{_target_: builtins.open, _args_: ['{victim}', w]}}"
 RESOLVED_PAYLOADS = {
@@ -47,6 +50,7 @@ def victim(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("place", list(PLACES))
 @pytest.mark.parametrize("payload", list(RESOLVED_PAYLOADS))
 def test_a_resolver_in_a_stored_config_is_refused_and_never_runs(
@@ -59,6 +63,7 @@ def test_a_resolver_in_a_stored_config_is_refused_and_never_runs(
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.e2e
 def test_a_plain_reference_resolves_and_its_target_is_checked(tiny_run, tmp_path, victim):
     """``${a.b}`` is allowed, and the target it resolves to is what gets checked."""
 
@@ -77,6 +82,7 @@ def test_a_plain_reference_resolves_and_its_target_is_checked(tiny_run, tmp_path
     assert config.model.num_classes == 7
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", ["fer_lightning.eval", "fer_lightning"])
 def test_the_reported_attack_leaves_the_file_on_eval_and_resume(
     tiny_run, tmp_path, victim, command
@@ -121,6 +127,7 @@ def put(config: dict, key: str, node: dict) -> None:
         config[last] = node
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("key", "target", "why"), WRONG_SLOTS)
 def test_a_target_outside_its_slot_is_one_refused_line(tiny_run, tmp_path, key, target, why):
     def edit(config):
@@ -135,6 +142,7 @@ def test_a_target_outside_its_slot_is_one_refused_line(tiny_run, tmp_path, key, 
         load_classifier(tampered(tiny_run.last, tmp_path, edit))
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
 def test_a_logger_whose_package_is_missing_is_refused_on_resume(tiny_run, tmp_path):
     def wandb(config):
@@ -163,6 +171,7 @@ def test_every_shipped_target_is_allowed_in_its_slot(key, target):
     assert is_allowed(target, key), (key, target)
 
 
+@pytest.mark.e2e
 def test_eval_and_predict_never_write_the_stored_data_cache(tiny_run, tmp_path):
     elsewhere = tmp_path / "elsewhere"
 
@@ -185,6 +194,7 @@ WRITES_ELSEWHERE = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", list(WRITES_ELSEWHERE))
 def test_a_resume_never_writes_where_the_stored_config_points_outside_the_run(
     tiny_run, tmp_path, case
@@ -206,6 +216,7 @@ def test_a_resume_never_writes_where_the_stored_config_points_outside_the_run(
     assert not elsewhere.exists() and not (tmp_path / "escaped").exists()
 
 
+@pytest.mark.e2e
 def test_a_resume_takes_paths_and_the_cache_from_this_command(tiny_run, tmp_path):
     def elsewhere(config):
         config["paths"]["log_dir"] = str(tmp_path / "foreign_logs")
@@ -225,6 +236,7 @@ def files_of(folder: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["copied", "moved"])
 def test_a_copied_or_moved_run_tests_its_own_best_checkpoint(tmp_path, how, caplog):
     """Resumed after its last epoch (killed in its test), the run only tests its best."""
@@ -243,6 +255,7 @@ def test_a_copied_or_moved_run_tests_its_own_best_checkpoint(tmp_path, how, capl
         assert files_of(original.dir) == before  # nothing of the original was read or written
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "override", ["optimizer.lr=50", "seed=7", "data.batch_size=8", "loss.label_smoothing=0.3"]
 )
@@ -252,6 +265,7 @@ def test_a_resume_refuses_an_option_it_cannot_take_up(tiny_run, tmp_path, overri
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1"])
 def test_a_gpu_device_without_a_gpu_is_one_line(tiny_run, device):

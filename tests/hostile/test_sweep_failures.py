@@ -13,7 +13,9 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 
 from fer_lightning import train
-from tests.conftest import TINY
+from tests.helpers.runs import TINY
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +71,7 @@ def test_a_crashed_job_is_listed_with_its_traceback_in_its_log_and_exits_1(
     tmp_path, monkeypatch, capsys
 ):
     """An exception inside fit that is no user's mistake."""
-    crash = "+callbacks.crash._target_=tests.hostile.callbacks_for_tests.CrashAtFitStart"
+    crash = "+callbacks.crash._target_=tests.helpers.callbacks.CrashAtFitStart"
     code, lines = sweep([crash, "+callbacks.crash.crash=true,false"], monkeypatch, capsys)
     assert jobs(tmp_path) == {"0": False, "1": True}, lines[-10:]
     assert code == 1, lines[-10:]

@@ -11,8 +11,10 @@ from fer_lightning.data.labels import EMOTIONS
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.inference import face_detection as fd
 from fer_lightning.visualize import visualize
-from tests.conftest import compose_train
-from tests.test_predict import run_predict
+from tests.helpers.configs import compose_train
+from tests.helpers.inference import run_predict
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 @pytest.mark.parametrize("detect", ["auto", "never"])

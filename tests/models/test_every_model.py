@@ -16,7 +16,7 @@ from torch import nn
 
 from fer_lightning.callbacks.model_summary import summary_table
 from fer_lightning.models.stages import capture_activations, conv_stages, first_conv
-from tests.conftest import MODELS, compose_train
+from tests.helpers.configs import MODELS, compose_train
 
 # "1,174,439 parameters" in a model file's comments: the count of the file's own settings.
 STATED_COUNT = re.compile(r"^#.*?\b(\d{1,3}(?:,\d{3})+) parameters", re.MULTILINE)
@@ -44,6 +44,7 @@ def test_the_list_is_the_folder():
     assert {"emo1", "emo6", "compact_vgg", "resnet18_fer", "vgg_fer"} <= set(MODELS)
 
 
+@pytest.mark.e2e
 def test_builds_from_its_config_and_classifies_two_faces(cfg):
     assert cfg.data.channels == cfg.model.in_channels  # the data module follows the network
     net = instantiate(cfg.model).eval()
@@ -55,6 +56,7 @@ def test_builds_from_its_config_and_classifies_two_faces(cfg):
         assert three(faces(cfg)).shape == (2, 3)
 
 
+@pytest.mark.e2e
 def test_parameter_count_is_the_sum_of_the_parameters(cfg, model):
     """The model summary's total, and the count a model file's comments state, if any."""
     net = instantiate(cfg.model)
@@ -68,6 +70,7 @@ def test_parameter_count_is_the_sum_of_the_parameters(cfg, model):
         assert int(stated[0].replace(",", "")) == total, f"conf/model/{model}.yaml says {stated[0]}"
 
 
+@pytest.mark.e2e
 def test_conv_stages_are_found_and_give_feature_maps(cfg):
     """What the activation pictures draw: the stages inside the network, each a [N, C, h, w]."""
     net = instantiate(cfg.model)

@@ -81,6 +81,7 @@ def test_output_shape_and_channels_last(train_cfg, name):
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(STAGE_SIZES))
 def test_stage_output_sizes(train_cfg, name):
     net = instantiate(train_cfg([f"model={name}"]).model)
@@ -91,6 +92,7 @@ def test_stage_output_sizes(train_cfg, name):
     assert sizes == STAGE_SIZES[name]
 
 
+@pytest.mark.e2e
 def test_in_channels_and_num_classes_are_configurable(train_cfg):
     cfg = train_cfg(["model=emo5", "model.in_channels=1", "model.num_classes=3"])
     net = instantiate(cfg.model)

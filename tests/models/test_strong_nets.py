@@ -22,7 +22,7 @@ from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.stages import conv_stages
 from fer_lightning.models.vgg_fer import VggFER
 from fer_lightning.training.fit import run_config, train
-from tests.conftest import TINY
+from tests.helpers.runs import TINY
 
 WIDTHS = (64, 128, 256, 512)
 
@@ -99,6 +99,7 @@ def n_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("name", "channels", "size"), sorted(PINNED))
 def test_parameter_counts_and_output_shape(train_cfg, name, channels, size):
     net = build(train_cfg, name, channels, size)
@@ -107,6 +108,7 @@ def test_parameter_counts_and_output_shape(train_cfg, name, channels, size):
     assert net(torch.randn(2, channels, size, size)).shape == (2, 7)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["vgg_fer", "resnet18_fer", "compact_vgg"])
 def test_channels_last_gives_the_same_logits(train_cfg, name):
     torch.manual_seed(0)
@@ -147,6 +149,7 @@ STAGES = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_named_stages_and_their_outputs(train_cfg, name):
     net = build(train_cfg, name, 3).eval()
@@ -171,6 +174,7 @@ def test_vgg_stage_layers_are_named(train_cfg):
     assert net.classifier.drop1.p == net.classifier.drop2.p == 0.3
 
 
+@pytest.mark.e2e
 def test_resnet_blocks_are_torchvisions_and_zero_init_is_optional(train_cfg):
     net = build(train_cfg, "resnet18_fer")
     blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
@@ -181,6 +185,7 @@ def test_resnet_blocks_are_torchvisions_and_zero_init_is_optional(train_cfg):
     assert all(torch.all(m.bn2.weight == 0) for m in net.modules() if isinstance(m, BasicBlock))
 
 
+@pytest.mark.e2e
 def test_resnet_conv_init_sets_the_weight_scale(train_cfg):
     """Behind batch norm the weights' norm sets how fast a conv learns (init_convs says why)."""
     kaiming = build(train_cfg, "resnet18_fer", 3, 48, "model.conv_init=kaiming")
@@ -194,6 +199,7 @@ def test_resnet_conv_init_sets_the_weight_scale(train_cfg):
         ResNetFER(conv_init="he")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("cls", "smallest"), [(VggFER, 16), (ResNetFER, 8), (CompactVGG, 8)])
 def test_too_small_input_is_refused(cls, smallest):
     net = cls(in_channels=3, input_size=smallest)

@@ -9,8 +9,8 @@ import yaml
 
 from fer_lightning.cli import PLUGIN_CHOICES, check_plugins
 from fer_lightning.report import main as report_main
-from tests.conftest import run_cli
-from tests.test_sweep_report import SHORT
+from tests.helpers.commands import run_cli
+from tests.helpers.runs import REPORTED_RUN
 
 needs_slurm = pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
@@ -18,9 +18,10 @@ needs_slurm = pytest.mark.skipif(
 )
 
 
+@pytest.mark.e2e
 @needs_slurm
 def test_local_submitit_sweep_gives_one_run_folder_per_job(tmp_path):
-    result = run_cli(["-m", "hydra/launcher=local", "model=emo1,emo2", *SHORT], cwd=tmp_path)
+    result = run_cli(["-m", "hydra/launcher=local", "model=emo1,emo2", *REPORTED_RUN], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
     runs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
@@ -39,6 +40,7 @@ def test_local_submitit_sweep_gives_one_run_folder_per_job(tmp_path):
     assert (tmp_path / "report" / "results.csv").is_file()
 
 
+@pytest.mark.e2e
 @needs_slurm
 def test_slurm_preset_builds_its_launcher_one_task_per_gpu(tmp_path):
     """Without a cluster: the preset composes (--cfg prints it: a task per GPU, submitit's logs
@@ -52,7 +54,7 @@ def test_slurm_preset_builds_its_launcher_one_task_per_gpu(tmp_path):
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (launcher["nodes"], launcher["gpus_per_node"], launcher["tasks_per_node"]) == (2, 4, 4)
     assert "/multiruns/" in launcher["submitit_folder"]
-    result = run_cli(["-m", "hydra/launcher=slurm", *SHORT], cwd=tmp_path)
+    result = run_cli(["-m", "hydra/launcher=slurm", *REPORTED_RUN], cwd=tmp_path)
     assert result.returncode != 0
     assert 'Could not detect "srun"' in result.stderr, result.stderr[-3000:]
 

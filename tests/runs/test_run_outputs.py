@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import ALL_OUTPUTS, events_dir, train_tiny
+from tests.helpers.runs import ALL_OUTPUTS, events_dir, train_tiny
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from fer_lightning.data.labels import EMOTIONS
-from tests.conftest import ALL_OUTPUTS, events_dir, train_tiny
+from tests.helpers.runs import ALL_OUTPUTS, events_dir, train_tiny
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 CLASS = "|".join(EMOTIONS)
 SCALAR_NAMES = re.compile(

@@ -13,7 +13,8 @@ from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
 from fer_lightning.cli import instantiate_all
 from fer_lightning.eval import evaluate
 from fer_lightning.training.fit import train
-from tests.conftest import TINY_RUN, compose_train
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import TINY_RUN
 
 
 def test_fer_cpu_composes(train_cfg):
@@ -62,6 +63,7 @@ def test_ema_decay_warms_up():
         EMAWithWarmup(1.5)
 
 
+@pytest.mark.e2e
 def test_ema_average_matches_the_per_tensor_formula():
     """The foreach update equals decay * average + (1 - decay) * weights, step by step, for a
     real network's parameters and batch-norm buffers through torch's AveragedModel."""
@@ -85,6 +87,7 @@ def test_ema_average_matches_the_per_tensor_formula():
         torch.testing.assert_close(tensor, expected[key], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.e2e
 def test_fer_cpu_trains_and_tests_the_averaged_weights(tmp_path):
     """Through the entry point on tiny data: the checkpoint holds the averaged weights apart from
     the network's own, and the test after fit gives what evaluating that checkpoint gives

@@ -10,7 +10,8 @@ from fer_lightning.data.augment import Augmentation, build_augmentation, eval_vi
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.training.fit import train
-from tests.conftest import TINY, TINY_FACES, compose_train
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import TINY, TINY_FACES
 
 GROUPS = ["none", "colorjitter", "standard", "tencrop"]
 
@@ -129,6 +130,7 @@ def test_the_data_module_of_a_config_takes_the_runs_tta_unless_told(train_cfg):
     assert override.augmentation.tta == "tencrop"
 
 
+@pytest.mark.e2e
 def test_tencrop_and_mixup_train_through_the_entry_point(train_cfg):
     for aug in (
         ["aug=tencrop"],
@@ -138,6 +140,7 @@ def test_tencrop_and_mixup_train_through_the_entry_point(train_cfg):
         assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("group", GROUPS)
 def test_aug_preview_writes_a_picture(tmp_path, group):
     from PIL import Image

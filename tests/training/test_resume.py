@@ -5,9 +5,6 @@ start stays."""
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import lightning as L
@@ -19,51 +16,9 @@ from fer_lightning.errors import Interrupted
 from fer_lightning.training import fit
 from fer_lightning.training.fit import train
 from fer_lightning.training.loggers import ResumableCSVLogger
-from tests.conftest import ALL_OUTPUTS, TINY_RUN, compose_train, events_dir, run_cli, train_tiny
-
-# Whole epochs of 560 faces, long enough for a kill to land inside the run.
-ARGS = [
-    *TINY_RUN,
-    "data.synthetic_size=700",
-    "data.batch_size=32",
-    "trainer.max_epochs=3",
-    "trainer.limit_train_batches=null",
-    "trainer.limit_val_batches=2",
-    "test=false",
-    "optimizer=sgd",
-    "scheduler.step_size=1",
-    "aug=standard",
-    "aug.mixup_alpha=0.2",
-]
-
-
-def the_run(cwd: Path) -> Path:
-    (run,) = (cwd / "outputs" / "train" / "runs").iterdir()
-    return run
-
-
-def start(cwd: Path, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fer_lightning", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # A shell starts background jobs (`cmd &`, nohup, CI) with SIGINT ignored, and children
-        # inherit that: give this one a terminal's Ctrl-C, as a user running it has.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-def wait_for(path_glob: str, cwd: Path, process: subprocess.Popen, timeout: float = 300) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = list(cwd.glob(path_glob))
-        if found:
-            return found[0]
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        time.sleep(0.02)
-    raise AssertionError(f"{path_glob} did not appear")
+from tests.helpers.commands import STOPPABLE_RUN, run_cli, start, the_run, wait_for
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import ALL_OUTPUTS, events_dir, train_tiny
 
 
 def final_weights(run: Path) -> dict[str, torch.Tensor]:
@@ -76,9 +31,9 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
-    """The final weights of ARGS trained in one go."""
+    """The final weights of STOPPABLE_RUN trained in one go."""
     whole = tmp_path_factory.mktemp("whole")
-    train(compose_train(ARGS, whole))
+    train(compose_train(STOPPABLE_RUN, whole))
     return final_weights(whole / "run")
 
 
@@ -88,11 +43,15 @@ def assert_same_weights(resumed: dict[str, torch.Tensor], expected: dict[str, to
         torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0)
 
 
+# Slow (a killed child process, then its resume, on whole epochs): make test-all. The
+# stopped-inside-an-epoch tests below check the same weights in this process.
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_killed_run_resumes_to_the_same_weights(tmp_path, uninterrupted):
     killed = tmp_path / "killed"
     killed.mkdir()
 
-    process = start(killed, ARGS)
+    process = start(killed, STOPPABLE_RUN)
     wait_for("outputs/train/runs/*/checkpoints/last.ckpt", killed, process)
     process.send_signal(signal.SIGKILL)  # no chance to clean up
     process.wait()
@@ -118,7 +77,7 @@ class SigtermAt(L.Callback):
 
 
 def stopped_at(step: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """ARGS in tmp_path/run, stopped by SIGTERM after ``step`` steps: its last.ckpt."""
+    """STOPPABLE_RUN in tmp_path/run, stopped by SIGTERM after ``step`` steps: its last.ckpt."""
     every = fit.instantiate_all
     monkeypatch.setattr(
         fit,
@@ -128,7 +87,7 @@ def stopped_at(step: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
         ),
     )
     with pytest.raises(Interrupted) as stop:
-        train(compose_train(ARGS, tmp_path))
+        train(compose_train(STOPPABLE_RUN, tmp_path))
     assert stop.value.exit_code == 143
     monkeypatch.undo()
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
@@ -136,6 +95,7 @@ def stopped_at(step: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return last
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("step", [25, 36])
 def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
     tmp_path, monkeypatch, uninterrupted, step
@@ -147,6 +107,7 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_weights(
     assert_same_weights(final_weights(tmp_path / "run"), uninterrupted)
 
 
+@pytest.mark.e2e
 def test_a_checkpoint_from_inside_an_epoch_without_its_place_says_so(tmp_path, monkeypatch, caplog):
     """One saved by an older version (no loader place, no RNG states) cannot resume exactly."""
     last = stopped_at(25, tmp_path, monkeypatch)
@@ -178,6 +139,7 @@ def test_the_csv_logger_appends_and_a_resume_forgets_the_rows_after_its_checkpoi
     assert resumed.experiment.forget_from(5) == 0  # nothing logged that late: left as it is
 
 
+@pytest.mark.e2e
 def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
     """In-process through the entry point: one epoch, then resumed from last.ckpt to two."""
     run = train_tiny(tmp_path, "logger=default", "trainer.log_every_n_steps=1", "test=false")
@@ -192,6 +154,7 @@ def test_a_resumed_run_continues_metrics_csv_with_each_row_once(tmp_path):
     assert after.dropna(subset=["step/train_loss"])["step"].is_unique
 
 
+@pytest.mark.e2e
 def test_a_resumed_run_reports_the_training_time_of_all_its_processes(tmp_path):
     """train_time_s adds the time the checkpoint carries (Lightning's Timer) to this process's."""
     run = train_tiny(tmp_path, "test=false")
@@ -204,6 +167,7 @@ def test_a_resumed_run_reports_the_training_time_of_all_its_processes(tmp_path):
     assert 1000.0 < resumed["train_time_s"] < 1000.0 + 300
 
 
+@pytest.mark.e2e
 def test_a_copied_run_folder_resumes_into_the_copy_and_leaves_the_original(tmp_path):
     """The saved config holds the run folder resolved: a resume of a copy rebases it."""
     original = train_tiny(tmp_path / "a", *ALL_OUTPUTS)

@@ -8,7 +8,11 @@ import torch
 from fer_lightning.data.augment import Augmentation
 from fer_lightning.eval import evaluate
 from fer_lightning.inference.classifier import load_classifier
-from tests.conftest import compose_train, run_cli, train_tiny
+from tests.helpers.commands import run_cli
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import train_tiny
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,11 @@ import json
 import pytest
 
 from fer_lightning.eval import evaluate
-from tests.conftest import ALL_OUTPUTS, TINY_RUN, compose_train, run_cli
+from tests.helpers.commands import run_cli
+from tests.helpers.configs import compose_train
+from tests.helpers.runs import ALL_OUTPUTS, TINY_RUN
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 def test_ddp_cpu_fits_and_tests_into_one_run_folder(tmp_path):

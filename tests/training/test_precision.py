@@ -55,6 +55,7 @@ def test_auto_matches_this_machine_and_explicit_values_pass_through():
         assert resolve_precision(value, "cpu") == value
 
 
+@pytest.mark.e2e
 def test_auto_is_the_default_since_bf16_was_shown_to_cost_no_accuracy(train_cfg):
     """seed_emo1 on PublicTest: bf16 58.37%, fp32 58.18% (README, "bf16 on the CPU")."""
     for trainer in ("default", "cpu"):

@@ -17,7 +17,10 @@ from fer_lightning.data.synthetic import generate_faces
 from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import Classifier, load_classifier
 from fer_lightning.visualize import load_face, visualize
-from tests.conftest import ROOT, compose_train
+from tests.helpers.configs import compose_train
+from tests.helpers.paths import ROOT
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 STAGES = [f"features.stage{i}" for i in range(1, 6)]
 
@@ -51,7 +54,7 @@ def test_the_face_is_read_and_predicted_as_evaluation_does(trained):
     ckpt, face_png = trained
     face = load_face(face_png)
     assert face.shape == (48, 48) and face.dtype == np.uint8
-    probs = torch.from_numpy(Classifier(ckpt, device="cpu")(face[None])[0])
+    probs = torch.from_numpy(Classifier(ckpt, device="cpu", precision="32")(face[None])[0])
     assert probs.shape == (7,) and float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
     module, _ = load_classifier(ckpt)
     # The data module's evaluation path with the run's ten crops, and the module's averaging.

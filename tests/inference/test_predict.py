@@ -21,7 +21,10 @@ from fer_lightning.inference import face_detection as fd  # noqa: E402
 from fer_lightning.inference.batching import Batcher, Picture, Source  # noqa: E402
 from fer_lightning.inference.classifier import load_classifier  # noqa: E402
 from fer_lightning.predict import predict  # noqa: E402
-from tests.conftest import compose_train, csv_text, run_cli  # noqa: E402
+from tests.helpers.commands import run_cli  # noqa: E402
+from tests.helpers.configs import compose_train  # noqa: E402
+from tests.helpers.fer_csv import csv_text  # noqa: E402
+from tests.helpers.inference import run_predict  # noqa: E402
 
 ASTRONAUT_FACE = (177, 66, 95, 95)
 
@@ -33,12 +36,6 @@ def ckpt(tiny_run) -> Path:
 
 def bgr(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-
-
-def run_predict(ckpt: Path, tmp_path: Path, *overrides: str) -> tuple[Path, list[dict[str, str]]]:
-    out = predict(compose_train([f"ckpt_path={ckpt}", *overrides], tmp_path, "predict"))
-    with (out / "predictions.csv").open(newline="") as f:
-        return out, list(csv.DictReader(f))
 
 
 def assert_probabilities(row: dict[str, str]) -> None:
@@ -101,6 +98,7 @@ def test_batcher_fills_batches_across_pictures_and_keeps_their_order():
     assert [p.frame for p in emitted] == [0] and batcher.held == 0
 
 
+@pytest.mark.e2e
 def test_folder_with_a_face_no_face_a_broken_file_and_a_face_crop(ckpt, tmp_path, caplog):
     photos = tmp_path / "photos"
     (photos / "sub").mkdir(parents=True)
@@ -142,11 +140,15 @@ def test_folder_with_a_face_no_face_a_broken_file_and_a_face_crop(ckpt, tmp_path
     assert [r["file"] for r in records] == [r["file"] for r in rows]
 
 
+@pytest.mark.e2e
 def test_pixels_csv_gives_one_row_per_line_with_tta(ckpt, tmp_path, write_csv):
     images, _ = generate_faces(5, seed=1)
     path = write_csv(csv_text(images, None, None, columns=("pixels",)), "test.csv")
 
-    out, rows = run_predict(ckpt, tmp_path, f"input={path}", "tta=hflip", "batch_size=2")
+    # fp32, as the reference below computes it.
+    out, rows = run_predict(
+        ckpt, tmp_path, f"input={path}", "tta=hflip", "batch_size=2", "precision=32"
+    )
 
     assert [r["frame"] for r in rows] == ["0", "1", "2", "3", "4"]
     assert {r["file"] for r in rows} == {str(path)}
@@ -165,6 +167,7 @@ def test_pixels_csv_gives_one_row_per_line_with_tta(ckpt, tmp_path, write_csv):
     np.testing.assert_allclose(got, expected.numpy(), atol=2e-6)
 
 
+@pytest.mark.e2e
 def test_video_gives_a_row_per_sampled_frame_with_its_time_track_and_summary(ckpt, tmp_path):
     astronaut = bgr(skimage_data.astronaut())
     video = tmp_path / "clip.mp4"
@@ -206,6 +209,7 @@ def test_video_gives_a_row_per_sampled_frame_with_its_time_track_and_summary(ckp
     assert frames == 3
 
 
+@pytest.mark.e2e
 def test_detect_never_takes_the_whole_photo(ckpt, tmp_path):
     path = tmp_path / "astronaut.jpg"
     fd.write_image(path, bgr(skimage_data.astronaut()))
@@ -217,6 +221,7 @@ def test_detect_never_takes_the_whole_photo(ckpt, tmp_path):
     assert not (out / "video_summary.csv").exists()
 
 
+@pytest.mark.e2e
 def test_unusable_inputs_are_one_line_errors(ckpt, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"junk")

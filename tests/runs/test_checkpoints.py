@@ -8,11 +8,12 @@ from fer_lightning.eval import evaluate
 from fer_lightning.inference.classifier import load_classifier
 from fer_lightning.runs.allowed_targets import MOVED, is_allowed
 from fer_lightning.runs.checkpoints import read_checkpoint
-from tests.conftest import compose_train
+from tests.helpers.configs import compose_train
 
 OLD_LOGGER = "fer_lightning.loggers.ResumableCSVLogger"
 
 
+@pytest.mark.e2e
 def test_checkpoint_rebuilds_the_same_model(tiny_run):
     module, config = load_classifier(tiny_run.last)
     assert config.model._target_ == "fer_lightning.models.EmoCNN"
@@ -39,6 +40,7 @@ def test_every_moved_class_is_found_at_its_new_path():
         assert not is_allowed(old), old  # the old path is gone: only the rename reaches it
 
 
+@pytest.mark.e2e
 def test_a_checkpoint_naming_the_old_logger_path_loads_and_evaluates(tiny_run, tmp_path):
     """Runs saved before the logger moved to fer_lightning.training name it by its old path."""
     checkpoint = torch.load(tiny_run.best, map_location="cpu", weights_only=True)

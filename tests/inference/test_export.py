@@ -15,7 +15,9 @@ from fer_lightning.errors import UserError
 from fer_lightning.export import export
 from fer_lightning.inference.classifier import Classifier
 from fer_lightning.inference.exporting import METADATA_FILE
-from tests.conftest import compose_train
+from tests.helpers.configs import compose_train
+
+pytestmark = pytest.mark.e2e  # every test here trains or runs a command
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def documented_input(faces: np.ndarray, meta: dict) -> np.ndarray:
 
 
 def reference(ckpt: Path, faces: np.ndarray, tta: str) -> np.ndarray:
-    return Classifier(ckpt, tta=tta, device="cpu")(faces)
+    return Classifier(ckpt, tta=tta, device="cpu", precision="32")(faces)  # exports are fp32
 
 
 def run_export(ckpt: Path, tmp_path: Path, *overrides: str) -> Path:

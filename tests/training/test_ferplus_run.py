@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,48 +16,13 @@ import pytest
 import torch
 
 from fer_lightning.data import FERDataModule
-from fer_lightning.data.labels import EMOTIONS, FERPLUS_EMOTIONS, USAGES
+from fer_lightning.data.labels import FERPLUS_EMOTIONS
 from fer_lightning.export import export
 from fer_lightning.inference.classifier import load_classifier
 from fer_lightning.predict import predict
-from tests.conftest import ALL_OUTPUTS, TINY_FACES, compose_train, train_tiny
-
-# FER2013's emotion -> FER+'s column of the same emotion.
-TO_FERPLUS = {
-    "angry": "anger",
-    "disgust": "disgust",
-    "fear": "fear",
-    "happy": "happiness",
-    "sad": "sadness",
-    "surprise": "surprise",
-    "neutral": "neutral",
-}
-VOTE_COLUMNS = [*FERPLUS_EMOTIONS, "unknown", "NF"]
-
-
-def write_votes(path: Path, seed: int = 0) -> np.ndarray:
-    """A fer2013new.csv for the tiny run's faces; returns the votes [N, 10]."""
-    dm = FERDataModule(source="synthetic", synthetic_size=TINY_FACES)
-    faces = dm.load()
-    rng = np.random.default_rng(seed)
-    votes = np.zeros((len(faces), 10), dtype=int)
-    for i, label in enumerate(faces.labels):
-        own = FERPLUS_EMOTIONS.index(TO_FERPLUS[EMOTIONS[label]])
-        kind = i % 10
-        if kind == 8:  # an "unknown" majority
-            votes[i, 8], votes[i, own] = 7, 3
-        elif kind == 9:  # not a face
-            votes[i, 9] = 10
-        elif kind == 7:  # ambiguous: 4 / 4 / 2, no majority
-            votes[i, own], votes[i, (own + 1) % 8], votes[i, (own + 2) % 8] = 4, 4, 2
-        else:
-            votes[i, own] = 6 + kind % 3
-            votes[i, rng.integers(0, 8)] += 10 - votes[i].sum()
-    table = pd.DataFrame(votes, columns=VOTE_COLUMNS)
-    table.insert(0, "Image name", [f"fer{i:07d}.png" for i in range(len(faces))])
-    table.insert(0, "Usage", [USAGES[u] for u in faces.usage])
-    table.to_csv(path, index=False)
-    return votes
+from tests.helpers.configs import compose_train
+from tests.helpers.ferplus import write_votes
+from tests.helpers.runs import ALL_OUTPUTS, TINY_FACES, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +70,7 @@ def test_the_splits_drop_faces_without_a_usable_label(tmp_path):
         torch.testing.assert_close(train.targets.sum(1), torch.ones(len(train)))
 
 
+@pytest.mark.e2e
 def test_a_run_with_ferplus_labels_has_eight_classes_everywhere(ferplus_run):
     run, _ = ferplus_run
     module, config = load_classifier(run.last)
@@ -119,6 +84,7 @@ def test_a_run_with_ferplus_labels_has_eight_classes_everywhere(ferplus_run):
     assert all(f"test/recall/{name}" in run.metrics for name in FERPLUS_EMOTIONS)
 
 
+@pytest.mark.e2e
 def test_predict_and_export_name_the_eight_classes(ferplus_run, tmp_path, write_csv):
     run, _ = ferplus_run
     rng = np.random.default_rng(0)
@@ -137,6 +103,7 @@ def test_predict_and_export_name_the_eight_classes(ferplus_run, tmp_path, write_
     assert loaded(torch.zeros(2, 3, 48, 48)).shape == (2, 8)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("scheme", ["majority", "probability", "multilabel"])
 def test_every_scheme_trains(tmp_path, scheme):
     votes = tmp_path / "fer2013new.csv"

@@ -10,22 +10,20 @@ from PIL import Image
 from fer_lightning.report import main as report_main
 from fer_lightning.report import run_labels
 from fer_lightning.runs.results import epoch_curves, other_overrides
-from tests.conftest import TINY, TINY_RUN, run_cli
-
-# Two epochs of the tiny run with what the report reads (the saved config, final_metrics.json,
-# the loggers' metrics.csv), without the pictures that cost most of a tiny run's time.
-SHORT = [*TINY_RUN, "logger=default", "trainer.max_epochs=2"]
+from tests.helpers.commands import run_cli
+from tests.helpers.runs import REPORTED_RUN, TINY, TINY_RUN
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("sweep")
-    result = run_cli(["-m", "model=emo1,emo2", "aug=none,colorjitter", *SHORT], cwd=cwd)
+    result = run_cli(["-m", "model=emo1,emo2", "aug=none,colorjitter", *REPORTED_RUN], cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep_dir,) = (cwd / "outputs" / "train" / "multiruns").iterdir()
     return sweep_dir
 
 
+@pytest.mark.e2e
 def test_two_by_two_sweep_gives_four_numbered_runs(sweep):
     runs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in runs] == ["0", "1", "2", "3"]
@@ -34,6 +32,7 @@ def test_two_by_two_sweep_gives_four_numbered_runs(sweep):
         assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.e2e
 def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
     report_main([str(sweep), "--out", str(tmp_path)])
     table = pd.read_csv(tmp_path / "results.csv")
@@ -61,6 +60,7 @@ def test_report_table_matches_each_runs_metrics(sweep, tmp_path, capsys):
             assert image.format == "PNG"
 
 
+@pytest.mark.e2e
 def test_report_keeps_the_runs_of_one_label_set(sweep, tmp_path, capsys):
     report_main([str(sweep), "--labels", "fer2013", "--out", str(tmp_path)])
     assert len(pd.read_csv(tmp_path / "results.csv")) == 4
@@ -75,6 +75,7 @@ def test_report_without_runs_is_one_line(tmp_path):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.e2e
 def test_every_seed_experiment_composes_and_runs(tmp_path):
     result = run_cli(
         ["-m", "experiment=glob(seed_*)", *TINY],
@@ -99,6 +100,7 @@ def test_seed_runs_carry_the_reports_own_accuracy(tmp_path):
     assert row["experiment"] == "seed_emo5" and row["test_acc"] == 0.6
 
 
+@pytest.mark.e2e
 def test_a_run_folder_given_alone_is_named_and_its_cpu_plainly(sweep, tmp_path):
     from fer_lightning.runs.results import hardware
 
@@ -167,6 +169,7 @@ def test_an_ablations_change_is_its_own_column(tmp_path):
     assert other_overrides(tmp_path) is None
 
 
+@pytest.mark.e2e
 def test_a_run_stopped_by_max_time_is_kept_out_of_the_results_table(tmp_path):
     """A run cut short (trainer.max_time) is not its recipe's figure: results.md shows it in a
     table of its own, below the results table."""
@@ -187,6 +190,7 @@ def test_a_run_stopped_by_max_time_is_kept_out_of_the_results_table(tmp_path):
     assert f"| {row.run} |" in stopped and "Test recall" not in stopped
 
 
+@pytest.mark.e2e
 def test_report_fills_its_block_of_a_readme_and_nothing_else(sweep, tmp_path):
     readme = tmp_path / "README.md"
     before = "# Title\n\nText before.\n\n<!-- begin report results -->\n"
@@ -204,6 +208,7 @@ def test_report_fills_its_block_of_a_readme_and_nothing_else(sweep, tmp_path):
     assert readme.read_text() == text
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("document", "target", "message"),
     [
@@ -234,6 +239,7 @@ def test_a_readme_without_its_block_is_one_line_and_left_alone(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".README")] == []
 
 
+@pytest.mark.e2e
 def test_the_ledger_keeps_runs_whose_folders_are_gone(sweep, tmp_path):
     """A README regenerated on a machine that lacks some runs' folders keeps their rows, and a
     run read now replaces its own (stale) row."""
@@ -268,6 +274,7 @@ def test_the_ledger_keeps_runs_whose_folders_are_gone(sweep, tmp_path):
     assert pd.read_csv(ledger, dtype={"run": str}).equals(merged)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "content", ["a,b\n1,2\n", "run,test_acc\nx,0.5\nx,0.6\n", "run,test_acc\n,0.5\n", "\x00\x01"]
 )

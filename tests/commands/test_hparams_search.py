@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from tests.conftest import TINY_RUN, run_cli
+from tests.helpers.commands import run_cli
+from tests.helpers.runs import TINY_RUN
 
 pytest.importorskip(
     "hydra_plugins.hydra_optuna_sweeper",

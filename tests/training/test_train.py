@@ -11,9 +11,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from fer_lightning.errors import DataError
 from fer_lightning.training.fit import train
-from tests.conftest import MODELS, TINY, TINY_RUN, events_dir, on_data, run_cli
+from tests.helpers.commands import run_cli
+from tests.helpers.configs import MODELS
+from tests.helpers.runs import TINY, TINY_RUN, events_dir, on_data
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_runs_fit_and_test(train_cfg, model):
     cfg = train_cfg([*TINY, f"model={model}"])
@@ -24,6 +27,7 @@ def test_every_model_runs_fit_and_test(train_cfg, model):
     assert metrics["params"] == sum(p.numel() for p in net.parameters())
 
 
+@pytest.mark.e2e
 def test_colorjitter_and_every_scheduler_run(train_cfg):
     for scheduler in ("step", "none", "cosine", "plateau", "onecycle"):
         metrics = train(
@@ -32,6 +36,7 @@ def test_colorjitter_and_every_scheduler_run(train_cfg):
         assert "train/loss" in metrics
 
 
+@pytest.mark.e2e
 def test_onecycle_warms_up_then_anneals_per_step(train_cfg, tmp_path):
     """The lr in TensorBoard, batch by batch: up to optimizer.lr, then down to lr/25/1e4."""
     cfg = train_cfg(
@@ -64,6 +69,9 @@ def test_onecycle_warms_up_then_anneals_per_step(train_cfg, tmp_path):
     assert all(a >= b for a, b in itertools.pairwise(lrs[peak:]))
 
 
+# Slow (two CPU minutes, three real epochs): make test-all.
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
     """A short CPU run on the built-in faces, from another directory, well above chance (1/7)."""
     result = run_cli(
@@ -99,6 +107,7 @@ def test_demo_run_learns_and_writes_its_run_folder(tmp_path):
     )
 
 
+@pytest.mark.e2e
 def test_missing_data_file_is_one_line(tmp_path):
     result = run_cli([], cwd=tmp_path, timeout=120)
     assert result.returncode == 2
@@ -108,6 +117,7 @@ def test_missing_data_file_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_unknown_option_is_reported_by_hydra(tmp_path):
     result = run_cli(["model=emo9"], cwd=tmp_path, timeout=120)
     assert result.returncode != 0
@@ -119,6 +129,7 @@ def test_shared_csv_default_split_names_the_development_options(train_cfg, share
         train(train_cfg(on_data(TINY, "data=fer2013", f"data.path={shared_csv}")))
 
 
+@pytest.mark.e2e
 def test_shared_csv_trains_on_real_rows(train_cfg, shared_csv):
     metrics = train(train_cfg(on_data(TINY, "data=fer2013_dev", f"data.path={shared_csv}")))
     assert 0.0 <= metrics["test/acc"] <= 1.0
@@ -146,6 +157,7 @@ def test_real_emo5_colorjitter_one_epoch(tmp_path, shared_csv):
     assert metrics["val/acc_best"] > 0.25 and metrics["test/acc"] > 0.25
 
 
+@pytest.mark.e2e
 def test_folder_sample_trains_through_the_entry_point(train_cfg, shared_csv):
     sample = shared_csv.parent / "folder_sample"
     data = ["data=fer2013_folder", f"data.path={sample}", "data.test_usage=PublicTest"]
@@ -153,6 +165,7 @@ def test_folder_sample_trains_through_the_entry_point(train_cfg, shared_csv):
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
+@pytest.mark.e2e
 def test_on_device_data_runs_and_refuses_workers(train_cfg):
     metrics = train(train_cfg([*TINY, "data.on_device=true"]))
     assert 0.0 <= metrics["test/acc"] <= 1.0
@@ -166,6 +179,7 @@ def test_compiled_model_trains(train_cfg):
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
+@pytest.mark.e2e
 def test_max_time_stops_the_fit_and_the_test_still_runs(train_cfg):
     """trainer.max_time is honoured although the run keeps its own Timer for train_time_s
     (Lightning ignores max_time when the callbacks hold one)."""
