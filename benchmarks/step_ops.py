@@ -29,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_lightning.cli import register_resolvers
+from fer_lightning.config import register_resolvers
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.training.fit import build_module
 

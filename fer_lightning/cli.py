@@ -15,35 +15,17 @@ import importlib.util
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import hydra
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from fer_lightning import cli_sweeps
 from fer_lightning.cli_overrides import check_overrides
+from fer_lightning.config import CONFIG_PATH, register_resolvers
 from fer_lightning.errors import Interrupted, UserError
-from fer_lightning.runs import folders
-
-# conf/ at the top of the checkout; the wheel ships it as the package fer_lightning.conf.
-CONFIG_PATH = "pkg://fer_lightning.conf"
 
 Result = TypeVar("Result")
-
-
-def register_resolvers() -> None:
-    """The config's own resolvers; Hydra needs them before it names the run folder."""
-    # The run folder's name carries the process id: two runs started in the same second differ.
-    OmegaConf.register_new_resolver("fer_pid", folders.pid, replace=True, use_cache=True)
-    OmegaConf.register_new_resolver("fer_run_dir", folders.run_dir, replace=True)
-    OmegaConf.register_new_resolver("fer_hydra_subdir", folders.hydra_subdir, replace=True)
-    # The run folder's name (TensorBoard's run name); empty where there is no folder yet
-    # (--cfg job prints the config before Hydra sets one).
-    OmegaConf.register_new_resolver(
-        "fer_basename", lambda path: Path(path).name if path else "", replace=True
-    )
 
 
 def prepare_process() -> None:
@@ -98,13 +80,6 @@ def command(
         return main
 
     return wrap
-
-
-def instantiate_all(group: DictConfig | None) -> list[Any]:
-    """Every entry of a group of named configs (callbacks, loggers); null entries are off."""
-    if not group:
-        return []
-    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
 
 
 # Config choices that load a Hydra plugin from an optional extra: (plugin module, extra).

@@ -15,7 +15,8 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from fer_lightning.cli import command, instantiate_all
+from fer_lightning.cli import command
+from fer_lightning.config import instantiate_all
 from fer_lightning.errors import UserError
 from fer_lightning.inference.classifier import Classifier
 from fer_lightning.training.interrupts import signal_stops

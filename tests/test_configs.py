@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fer_lightning import conf
-from fer_lightning.cli import register_resolvers
+from fer_lightning.config import register_resolvers
 
 CONF = Path(conf.__path__[0])
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))

@@ -63,6 +63,25 @@ def test_no_command_imports_another(command):
     assert not others, f"fer_lightning/{command}.py imports the command(s) {sorted(others)}"
 
 
+# The command shell: what only commands use (Hydra's main, argument checks, exit codes).
+SHELL = ("cli", "cli_overrides", "cli_sweeps", "cli_folders")
+
+
+def test_only_commands_import_the_command_shell():
+    """Library code takes the config's resolvers and builders from ``config``, never from the
+    shell around Hydra: a library that imports ``cli`` drags the command machinery along."""
+    offenders = []
+    for path in modules():
+        name = path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".")
+        if name in COMMANDS or name in SHELL:
+            continue
+        shell = {f"fer_lightning.{m}" for m in SHELL}
+        imported = imported_modules(path)
+        if imported & shell or any(i.startswith(tuple(f"{m}." for m in shell)) for i in imported):
+            offenders.append(name)
+    assert not offenders, f"library modules importing the command shell: {offenders}"
+
+
 def test_the_import_finder_sees_each_form(tmp_path):
     """The rule above is only as good as this: absolute, from-, relative and nested imports."""
     source = tmp_path / "cmd.py"

@@ -23,7 +23,7 @@ from omegaconf.grammar_parser import parse
 from fer_lightning.errors import UserError
 from fer_lightning.runs.allowed_targets import check_targets, update_moved
 
-# The resolvers registered by fer_lightning.cli.register_resolvers: they name run folders.
+# The resolvers registered by fer_lightning.config.register_resolvers: they name run folders.
 OWN_RESOLVERS = ("fer_pid", "fer_run_dir", "fer_hydra_subdir", "fer_basename")
 
 

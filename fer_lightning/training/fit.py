@@ -20,7 +20,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fer_lightning.callbacks.moved_run import MovedRun
-from fer_lightning.cli import instantiate_all
+from fer_lightning.config import instantiate_all
 from fer_lightning.data.datamodule import datamodule_from_config
 from fer_lightning.data.labels import LABEL_SETS
 from fer_lightning.errors import UserError

@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from fer_lightning.cli import register_resolvers
+from fer_lightning.config import register_resolvers
 
 
 def compose_train(overrides: Sequence[str], tmp_path: Path, config: str = "train") -> DictConfig:

@@ -136,8 +136,8 @@ def test_a_multirun_with_a_bad_option_stops_before_any_job(monkeypatch, capsys, 
 @pytest.mark.parametrize("sweep", ["model=emo1,emo2", "experiment=glob(seed_emo1*)"])
 def test_a_good_sweep_passes_the_check(sweep):
     """Hydra runs no sweep with --cfg: the check itself, as ``main`` calls it."""
-    from fer_lightning.cli import register_resolvers
     from fer_lightning.cli_overrides import check_overrides
+    from fer_lightning.config import register_resolvers
 
     register_resolvers()
     check_overrides("train", ["-m", sweep, "data=synthetic"])

@@ -16,7 +16,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from fer_lightning.callbacks.ema import EMA
-from fer_lightning.cli import instantiate_all
+from fer_lightning.config import instantiate_all
 from fer_lightning.models.compact_vgg import CompactVGG
 from fer_lightning.models.resnet_fer import ResNetFER
 from fer_lightning.models.stages import conv_stages

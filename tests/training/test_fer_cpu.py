@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from torch.optim.swa_utils import AveragedModel
 
 from fer_lightning.callbacks.ema import EMA, EMAWithWarmup
-from fer_lightning.cli import instantiate_all
+from fer_lightning.config import instantiate_all
 from fer_lightning.eval import evaluate
 from fer_lightning.training.fit import train
 from tests.helpers.configs import compose_train
